@@ -1,0 +1,310 @@
+//! Configuration from the job's environment, with flags taking precedence over their variables.
+
+use crate::error::{Error, Result};
+use std::fmt;
+use std::time::Duration;
+
+/// A token. It has no `Display`, and its `Debug` prints a placeholder, so no error, log line or
+/// panic message can carry it by accident; [`Secret::expose`] is the one door out, used only to
+/// build the request header.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The flags that override variables; `None` means the flag was not given.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub api_url: Option<String>,
+    pub project: Option<String>,
+    pub pipeline: Option<u64>,
+    pub token: Option<String>,
+    pub request_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `https://host[/relative-root]/api/v4`, with no trailing slash.
+    pub api_root: String,
+    /// Where `api_root` came from, for error messages.
+    pub api_root_source: &'static str,
+    /// The project as the user gave it (id or path); see [`Config::project_segment`].
+    pub project: Option<String>,
+    pub pipeline: Option<u64>,
+    /// `CI_JOB_ID`: the job running gljob, never picked by a name, wildcard or stage.
+    pub own_job_id: Option<u64>,
+    pub job_token: Option<Secret>,
+    pub access_token: Option<Secret>,
+    pub request_timeout: Duration,
+}
+
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Config {
+    /// Reads the configuration. `env` is the process environment in production and a map in tests.
+    /// An empty variable counts as unset: runners export empty values for unset CI/CD variables.
+    pub fn load(overrides: &Overrides, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+
+        let (raw_root, api_root_source) = if let Some(url) = overrides.api_url.clone() {
+            (url, "--api-url")
+        } else if let Some(url) = env("CI_API_V4_URL") {
+            (url, "CI_API_V4_URL")
+        } else if let Some(server) = env("CI_SERVER_URL") {
+            (
+                format!("{}/api/v4", server.trim().trim_end_matches('/')),
+                "CI_SERVER_URL",
+            )
+        } else {
+            return Err(Error::usage(
+                "no GitLab API URL: set CI_API_V4_URL (GitLab's runner sets it in every job), \
+                 CI_SERVER_URL, or pass --api-url https://gitlab.example.com/api/v4",
+            ));
+        };
+        let api_root = normalize_api_root(&raw_root)
+            .map_err(|why| Error::usage(format!("{api_root_source} is not usable: {why}")))?;
+
+        let pipeline = match overrides.pipeline {
+            Some(id) => Some(id),
+            None => parse_id_var(&env, "CI_PIPELINE_ID")?,
+        };
+
+        Ok(Config {
+            api_root,
+            api_root_source,
+            project: overrides.project.clone().or_else(|| env("CI_PROJECT_ID")),
+            pipeline,
+            own_job_id: parse_id_var(&env, "CI_JOB_ID")?,
+            job_token: env("CI_JOB_TOKEN").map(|t| Secret(t.trim().to_string())),
+            access_token: overrides
+                .token
+                .clone()
+                .filter(|t| !t.trim().is_empty())
+                .or_else(|| env("GITLAB_TOKEN"))
+                .map(|t| Secret(t.trim().to_string())),
+            request_timeout: overrides.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+        })
+    }
+
+    /// The project as a path segment: a numeric id as is, a path URL-encoded (`group%2Fproject`).
+    pub fn project_segment(&self) -> Result<String> {
+        match &self.project {
+            Some(project) => Ok(encode_path_segment(project.trim())),
+            None => Err(Error::usage(
+                "no project: set CI_PROJECT_ID (the runner sets it) or pass --project ID|group/project",
+            )),
+        }
+    }
+
+    pub fn pipeline_id(&self) -> Result<u64> {
+        self.pipeline.ok_or_else(|| {
+            Error::usage(
+                "no pipeline: set CI_PIPELINE_ID (the runner sets it) or pass --pipeline ID",
+            )
+        })
+    }
+}
+
+impl Config {
+    /// Some GitLabs do run on plain HTTP; the token then crosses the network readable by anyone
+    /// on the path. Loopback is exempt: nothing crosses a network there.
+    pub fn plaintext_warning(&self) -> Option<String> {
+        let rest = self.api_root.strip_prefix("http://")?;
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        let loopback = host == "localhost"
+            || host == "::1"
+            || host.starts_with("127.")
+            || host.ends_with(".localhost");
+        (!loopback).then(|| {
+            format!(
+                "{} uses plain http://: the token travels unencrypted to {host}",
+                self.api_root_source
+            )
+        })
+    }
+}
+
+fn parse_id_var(env: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<u64>> {
+    match env(name) {
+        None => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| Error::usage(format!("{name} must be a numeric id, not '{text}'"))),
+    }
+}
+
+/// Checks the scheme and host and drops trailing slashes, keeping any relative root
+/// (`https://host/gitlab/api/v4`).
+pub fn normalize_api_root(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{url}' must start with https:// or http://"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains(['@', ' ', '?', '#']) {
+        return Err(format!(
+            "'{url}' has no usable host (expected e.g. https://gitlab.example.com/api/v4)"
+        ));
+    }
+    if rest.contains(['?', '#', ' ']) {
+        return Err(format!("'{url}' must not hold a query, fragment or space"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so a project path such as
+/// `group/sub/project` becomes one segment, as GitLab's `:id` requires.
+pub fn encode_path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)], overrides: Overrides) -> Result<Config> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(&overrides, |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn api_root_precedence_and_normalisation() {
+        let both = [
+            ("CI_API_V4_URL", "https://a.example/gitlab/api/v4/"),
+            ("CI_SERVER_URL", "https://b.example"),
+        ];
+        assert_eq!(
+            load(&both, Overrides::default()).unwrap().api_root,
+            "https://a.example/gitlab/api/v4"
+        );
+        assert_eq!(
+            load(&both[1..], Overrides::default()).unwrap().api_root,
+            "https://b.example/api/v4"
+        );
+        let flag = Overrides {
+            api_url: Some("http://127.0.0.1:9/api/v4".into()),
+            ..Overrides::default()
+        };
+        let config = load(&both, flag).unwrap();
+        assert_eq!(config.api_root, "http://127.0.0.1:9/api/v4");
+        assert_eq!(config.api_root_source, "--api-url");
+    }
+
+    #[test]
+    fn missing_or_malformed_api_root_is_a_usage_error() {
+        let err = load(&[], Overrides::default()).unwrap_err();
+        assert!(err.message().contains("CI_API_V4_URL"));
+        for bad in [
+            "ftp://x/api/v4",
+            "gitlab.example.com",
+            "https:///api/v4",
+            "https://u@h/api",
+        ] {
+            let err = load(&[("CI_API_V4_URL", bad)], Overrides::default()).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::ExitCode::Usage, "{bad}");
+        }
+    }
+
+    #[test]
+    fn tokens_flags_and_empty_variables() {
+        let vars = [
+            ("CI_API_V4_URL", "https://h/api/v4"),
+            ("CI_JOB_TOKEN", "job-secret"),
+            ("GITLAB_TOKEN", ""),
+            ("CI_PIPELINE_ID", "77"),
+            ("CI_JOB_ID", "5"),
+        ];
+        let config = load(&vars, Overrides::default()).unwrap();
+        assert_eq!(config.job_token.as_ref().unwrap().expose(), "job-secret");
+        assert!(
+            config.access_token.is_none(),
+            "an empty GITLAB_TOKEN is unset"
+        );
+        assert_eq!(config.pipeline, Some(77));
+        assert_eq!(config.own_job_id, Some(5));
+        assert!(!format!("{config:?}").contains("job-secret"));
+
+        let flag = Overrides {
+            token: Some("pat".into()),
+            pipeline: Some(9),
+            ..Overrides::default()
+        };
+        let config = load(&vars, flag).unwrap();
+        assert_eq!(config.access_token.unwrap().expose(), "pat");
+        assert_eq!(config.pipeline, Some(9));
+    }
+
+    #[test]
+    fn non_numeric_ids_are_refused() {
+        let vars = [
+            ("CI_API_V4_URL", "https://h/api/v4"),
+            ("CI_PIPELINE_ID", "x1"),
+        ];
+        let err = load(&vars, Overrides::default()).unwrap_err();
+        assert!(err.message().contains("CI_PIPELINE_ID"));
+    }
+
+    #[test]
+    fn plain_http_warns_except_on_loopback() {
+        let config = |url: &str| load(&[("CI_API_V4_URL", url)], Overrides::default()).unwrap();
+        assert!(
+            config("http://gitlab.internal/api/v4")
+                .plaintext_warning()
+                .is_some()
+        );
+        assert!(
+            config("http://127.0.0.1:8080/api/v4")
+                .plaintext_warning()
+                .is_none()
+        );
+        assert!(
+            config("http://[::1]:8080/api/v4")
+                .plaintext_warning()
+                .is_none()
+        );
+        assert!(
+            config("https://gitlab.internal/api/v4")
+                .plaintext_warning()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn project_paths_are_one_encoded_segment() {
+        assert_eq!(encode_path_segment("42"), "42");
+        assert_eq!(
+            encode_path_segment("group/sub/my.project"),
+            "group%2Fsub%2Fmy.project"
+        );
+        assert_eq!(encode_path_segment("a b+c"), "a%20b%2Bc");
+    }
+}

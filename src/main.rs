@@ -1,0 +1,49 @@
+//! gljob: look at and act on GitLab CI jobs from inside a job. See the README for the contract.
+
+mod api;
+mod cli;
+mod commands;
+mod config;
+mod duration;
+mod error;
+mod jitter;
+mod model;
+mod output;
+mod select;
+mod wait;
+
+use cli::Parsed;
+use error::ExitCode;
+
+fn main() {
+    let args = std::env::args_os().skip(1).collect();
+    let code = match cli::parse(args) {
+        Ok(Parsed::Help(text)) => {
+            print!("{text}");
+            ExitCode::Done
+        }
+        Ok(Parsed::Run(invocation)) => {
+            let command = invocation.command.name();
+            let outcome =
+                config::Config::load(&invocation.overrides, |name| std::env::var(name).ok())
+                    .and_then(|config| {
+                        if let Some(warning) = config.plaintext_warning() {
+                            eprintln!("gljob: warning: {warning}");
+                        }
+                        commands::run(*invocation, config)
+                    });
+            match outcome {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("gljob {command}: {err}");
+                    err.exit_code()
+                }
+            }
+        }
+        Err(err) => {
+            eprintln!("gljob: {err}");
+            err.exit_code()
+        }
+    };
+    std::process::exit(code.code());
+}

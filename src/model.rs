@@ -1,0 +1,201 @@
+//! What gljob reads out of GitLab's Job and Bridge entities, and the status rules.
+//!
+//! Only the fields gljob decides on are typed; everything else stays in the raw JSON that
+//! [`Listed::raw`] keeps, so `--json` and `--field` never lose a field GitLab sends.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// A job status. GitLab has 13 today (`app/models/concerns/ci/has_status.rb`) and added two in recent
+/// years, so an unknown string is kept as [`Status::Other`] and treated as not final.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub enum Status {
+    Created,
+    WaitingForResource,
+    Preparing,
+    WaitingForCallback,
+    Pending,
+    Running,
+    Success,
+    Failed,
+    Canceling,
+    Canceled,
+    Skipped,
+    Manual,
+    Scheduled,
+    Other(String),
+}
+
+impl Status {
+    pub const KNOWN: [&'static str; 13] = [
+        "created",
+        "waiting_for_resource",
+        "preparing",
+        "waiting_for_callback",
+        "pending",
+        "running",
+        "success",
+        "failed",
+        "canceling",
+        "canceled",
+        "skipped",
+        "manual",
+        "scheduled",
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Created => "created",
+            Status::WaitingForResource => "waiting_for_resource",
+            Status::Preparing => "preparing",
+            Status::WaitingForCallback => "waiting_for_callback",
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Success => "success",
+            Status::Failed => "failed",
+            Status::Canceling => "canceling",
+            Status::Canceled => "canceled",
+            Status::Skipped => "skipped",
+            Status::Manual => "manual",
+            Status::Scheduled => "scheduled",
+            Status::Other(other) => other,
+        }
+    }
+
+    /// GitLab's `COMPLETED_STATUSES`: nothing happens to such a job unless someone retries it.
+    /// `manual` is not final: a person may still play it, and waiting for that is a use case.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Status::Success | Status::Failed | Status::Canceled | Status::Skipped
+        )
+    }
+}
+
+impl From<String> for Status {
+    fn from(text: String) -> Self {
+        match text.as_str() {
+            "created" => Status::Created,
+            "waiting_for_resource" => Status::WaitingForResource,
+            "preparing" => Status::Preparing,
+            "waiting_for_callback" => Status::WaitingForCallback,
+            "pending" => Status::Pending,
+            "running" => Status::Running,
+            "success" => Status::Success,
+            "failed" => Status::Failed,
+            "canceling" => Status::Canceling,
+            "canceled" => Status::Canceled,
+            "skipped" => Status::Skipped,
+            "manual" => Status::Manual,
+            "scheduled" => Status::Scheduled,
+            _ => Status::Other(text),
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Builds come from `/pipelines/:id/jobs`, bridges (trigger jobs) only from `/pipelines/:id/bridges`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Build,
+    Bridge,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineRef {
+    pub id: u64,
+    #[serde(default)]
+    pub status: Option<Status>,
+}
+
+/// The typed part of a Job or Bridge entity. Every field but `id` and `status` may be missing on
+/// some GitLab version or payload, so each has a default rather than failing the whole list.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Job {
+    pub id: u64,
+    pub status: Status,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub stage: String,
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    #[serde(default)]
+    pub allow_failure: bool,
+    #[serde(default)]
+    pub duration: Option<f64>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub web_url: Option<String>,
+    #[serde(default)]
+    pub pipeline: Option<PipelineRef>,
+    #[serde(default)]
+    pub downstream_pipeline: Option<PipelineRef>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub erased_at: Option<String>,
+}
+
+/// One job as GitLab sent it: the typed view and the exact bytes.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub job: Job,
+    pub kind: Kind,
+    pub raw: Box<RawValue>,
+}
+
+impl Listed {
+    pub fn parse(raw: Box<RawValue>, kind: Kind) -> Result<Self, String> {
+        let job: Job = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+        Ok(Listed { job, kind, raw })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_status_round_trips_and_unknown_is_kept() {
+        for name in Status::KNOWN {
+            let status = Status::from(name.to_string());
+            assert!(!matches!(status, Status::Other(_)), "{name}");
+            assert_eq!(status.as_str(), name);
+        }
+        let future = Status::from("waiting_for_approval".to_string());
+        assert_eq!(future, Status::Other("waiting_for_approval".into()));
+        assert!(!future.is_final());
+    }
+
+    #[test]
+    fn only_completed_statuses_are_final() {
+        let finals: Vec<_> = Status::KNOWN
+            .iter()
+            .filter(|s| Status::from(s.to_string()).is_final())
+            .copied()
+            .collect();
+        assert_eq!(finals, ["success", "failed", "canceled", "skipped"]);
+    }
+
+    #[test]
+    fn a_minimal_job_parses_with_defaults() {
+        let raw = RawValue::from_string(r#"{"id":1,"status":"running"}"#.into()).unwrap();
+        let listed = Listed::parse(raw, Kind::Build).unwrap();
+        assert_eq!(listed.job.id, 1);
+        assert!(!listed.job.allow_failure);
+        assert!(listed.job.failure_reason.is_none());
+    }
+}

@@ -1,0 +1,264 @@
+//! Job selectors: ids, names with `*`/`?` wildcards, and stages, resolved against one read of the
+//! pipeline.
+
+use crate::model::{Kind, Listed};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    Id(u64),
+    /// An exact name or a pattern; `*` and `?` are the only special characters, so names such as
+    /// `build [linux, amd64]` and `rspec 1/3` match themselves.
+    Name(String),
+    Stage(String),
+}
+
+impl Selector {
+    /// A bare number is an id; anything else is a name or pattern.
+    pub fn parse(text: &str) -> Result<Selector, String> {
+        if text.trim().is_empty() {
+            return Err("an empty job selector".into());
+        }
+        if text.bytes().all(|b| b.is_ascii_digit()) {
+            return text
+                .parse::<u64>()
+                .map(Selector::Id)
+                .map_err(|_| format!("job id '{text}' is too large"));
+        }
+        Ok(Selector::Name(text.to_string()))
+    }
+
+    /// Whether the selector can only be answered from the pipeline's job list.
+    pub fn needs_pipeline(&self) -> bool {
+        !matches!(self, Selector::Id(_))
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Selector::Id(id) => format!("job id {id}"),
+            Selector::Name(name) if is_pattern(name) => format!("pattern '{name}'"),
+            Selector::Name(name) => format!("name '{name}'"),
+            Selector::Stage(stage) => format!("stage '{stage}'"),
+        }
+    }
+
+    /// Whether `job` is picked. The job running gljob is never picked by a name, pattern or stage:
+    /// a gate that waits on itself would never end.
+    fn picks(&self, job: &Listed, own_job_id: Option<u64>) -> bool {
+        match self {
+            Selector::Id(id) => job.job.id == *id,
+            _ if Some(job.job.id) == own_job_id => false,
+            Selector::Name(pattern) => glob_match(pattern, &job.job.name),
+            Selector::Stage(stage) => job.job.stage == *stage,
+        }
+    }
+}
+
+pub fn is_pattern(text: &str) -> bool {
+    text.contains(['*', '?'])
+}
+
+/// `*` matches any run of characters (none included), `?` exactly one; everything else itself.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    // Where the last `*` was, and how much of the text it has swallowed so far.
+    let mut backtrack: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                backtrack = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match backtrack {
+                Some((star, swallowed)) => {
+                    p = star + 1;
+                    t = swallowed + 1;
+                    backtrack = Some((star, swallowed + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+/// Picks the jobs every selector names, in selector order, each once.
+///
+/// `jobs` holds the latest attempt of each job (GitLab's default list), builds and bridges
+/// together. A selector that picks nothing is an error naming what the pipeline holds.
+pub fn resolve<'a>(
+    selectors: &[Selector],
+    jobs: &'a [Listed],
+    own_job_id: Option<u64>,
+    pipeline: u64,
+) -> Result<Vec<&'a Listed>, String> {
+    let mut picked: Vec<&Listed> = Vec::new();
+    for selector in selectors {
+        let before = picked.len();
+        let mut matched_any = false;
+        for job in jobs.iter().filter(|job| selector.picks(job, own_job_id)) {
+            matched_any = true;
+            if !picked.iter().any(|p| p.job.id == job.job.id) {
+                picked.push(job);
+            }
+        }
+        if !matched_any && picked.len() == before {
+            return Err(format!(
+                "no job in pipeline {pipeline} matches {}; it holds {}",
+                selector.describe(),
+                describe_pipeline(jobs, own_job_id)
+            ));
+        }
+    }
+    Ok(picked)
+}
+
+/// Whether any selector that matched nothing among builds might name a bridge, so the bridges
+/// must be read too.
+pub fn unmatched<'a>(
+    selectors: &'a [Selector],
+    jobs: &[Listed],
+    own_job_id: Option<u64>,
+) -> Vec<&'a Selector> {
+    selectors
+        .iter()
+        .filter(|s| !jobs.iter().any(|job| s.picks(job, own_job_id)))
+        .collect()
+}
+
+/// `9 jobs: build (stage build), test 1/2 (test), …` — enough for a person to see the typo.
+fn describe_pipeline(jobs: &[Listed], own_job_id: Option<u64>) -> String {
+    const SHOWN: usize = 15;
+    if jobs.is_empty() {
+        return "no jobs".into();
+    }
+    let names: Vec<String> = jobs
+        .iter()
+        .rev()
+        .take(SHOWN)
+        .map(|job| {
+            let mut name = format!("'{}' (stage {}", job.job.name, job.job.stage);
+            if job.kind == Kind::Bridge {
+                name.push_str(", bridge");
+            }
+            if Some(job.job.id) == own_job_id {
+                name.push_str(", this job");
+            }
+            name.push(')');
+            name
+        })
+        .collect();
+    let more = jobs.len().saturating_sub(SHOWN);
+    format!(
+        "{} job{}: {}{}",
+        jobs.len(),
+        if jobs.len() == 1 { "" } else { "s" },
+        names.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    fn job(id: u64, name: &str, stage: &str, kind: Kind) -> Listed {
+        let raw = RawValue::from_string(format!(
+            r#"{{"id":{id},"name":{},"stage":"{stage}","status":"success"}}"#,
+            serde_json::to_string(name).unwrap()
+        ))
+        .unwrap();
+        Listed::parse(raw, kind).unwrap()
+    }
+
+    #[test]
+    fn glob_rules() {
+        assert!(glob_match("test:*", "test:unit"));
+        assert!(glob_match("test:*", "test:"));
+        assert!(!glob_match("test:*", "lint"));
+        assert!(glob_match("build [linux, *]", "build [linux, amd64]"));
+        assert!(!glob_match("build [linux, *]", "build [macos, arm64]"));
+        assert!(glob_match("rspec ?/3", "rspec 2/3"));
+        assert!(!glob_match("rspec ?/3", "rspec 10/3"));
+        assert!(glob_match("rspec 1/3", "rspec 1/3"));
+        assert!(glob_match("*a*b*", "xxaxxbxx"));
+        assert!(!glob_match("*a*b", "xxaxxbxxc"));
+        assert!(glob_match("**", ""));
+        assert!(glob_match("déploiement-?", "déploiement-é"));
+    }
+
+    #[test]
+    fn selectors_parse() {
+        assert_eq!(Selector::parse("42"), Ok(Selector::Id(42)));
+        assert_eq!(
+            Selector::parse("rspec 1/3"),
+            Ok(Selector::Name("rspec 1/3".into()))
+        );
+        assert!(Selector::parse("").is_err());
+        assert!(Selector::parse("99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn selectors_add_up_skip_self_and_keep_order() {
+        let jobs = vec![
+            job(5, "deploy", "deploy", Kind::Build),
+            job(4, "test 2/2", "test", Kind::Build),
+            job(3, "test 1/2", "test", Kind::Build),
+            job(2, "build", "build", Kind::Build),
+            job(9, "downstream", "deploy", Kind::Bridge),
+        ];
+        let own = Some(5);
+        let picked = resolve(
+            &[
+                Selector::Name("build".into()),
+                Selector::Stage("test".into()),
+                Selector::Name("test*".into()),
+                Selector::Stage("deploy".into()),
+            ],
+            &jobs,
+            own,
+            77,
+        )
+        .unwrap();
+        let ids: Vec<u64> = picked.iter().map(|j| j.job.id).collect();
+        assert_eq!(ids, [2, 4, 3, 9], "self (5) is never picked by stage");
+
+        // An explicit id still picks the own job.
+        let picked = resolve(&[Selector::Id(5)], &jobs, own, 77).unwrap();
+        assert_eq!(picked[0].job.id, 5);
+    }
+
+    #[test]
+    fn a_selector_matching_nothing_names_the_pipeline() {
+        let jobs = vec![job(2, "build", "build", Kind::Build)];
+        let err = resolve(&[Selector::Name("deploy*".into())], &jobs, None, 77).unwrap_err();
+        assert!(err.contains("pipeline 77"), "{err}");
+        assert!(err.contains("pattern 'deploy*'"), "{err}");
+        assert!(err.contains("'build' (stage build)"), "{err}");
+        let err = resolve(&[Selector::Name("build".into())], &jobs, Some(2), 77).unwrap_err();
+        assert!(err.contains("this job"), "{err}");
+    }
+
+    #[test]
+    fn unmatched_selectors_are_reported_for_a_bridge_read() {
+        let jobs = vec![job(2, "build", "build", Kind::Build)];
+        let selectors = [
+            Selector::Name("build".into()),
+            Selector::Name("trigger-*".into()),
+        ];
+        assert_eq!(
+            unmatched(&selectors, &jobs, None),
+            vec![&Selector::Name("trigger-*".into())]
+        );
+    }
+}
