@@ -190,6 +190,85 @@ mod tests {
         assert_eq!(finals, ["success", "failed", "canceled", "skipped"]);
     }
 
+    /// Every example payload of GitLab's Jobs API documentation (`tests/fixtures/jobs-api/`).
+    const DOC_EXAMPLES: [(&str, &str); 10] = [
+        (
+            "01",
+            include_str!("../tests/fixtures/jobs-api/01-list-project-jobs.json"),
+        ),
+        (
+            "02",
+            include_str!("../tests/fixtures/jobs-api/02-list-pipeline-jobs.json"),
+        ),
+        (
+            "03",
+            include_str!("../tests/fixtures/jobs-api/03-list-pipeline-bridges.json"),
+        ),
+        (
+            "04",
+            include_str!("../tests/fixtures/jobs-api/04-get-job-token-s-job.json"),
+        ),
+        (
+            "05",
+            include_str!("../tests/fixtures/jobs-api/05-get-allowed-agents.json"),
+        ),
+        (
+            "06",
+            include_str!("../tests/fixtures/jobs-api/06-get-a-single-job.json"),
+        ),
+        (
+            "07",
+            include_str!("../tests/fixtures/jobs-api/07-cancel-a-job.json"),
+        ),
+        (
+            "08",
+            include_str!("../tests/fixtures/jobs-api/08-retry-a-job.json"),
+        ),
+        (
+            "09",
+            include_str!("../tests/fixtures/jobs-api/09-erase-a-job.json"),
+        ),
+        (
+            "10",
+            include_str!("../tests/fixtures/jobs-api/10-play-a-job.json"),
+        ),
+    ];
+
+    #[test]
+    fn every_documented_example_payload_parses() {
+        let mut jobs = 0;
+        for (name, text) in DOC_EXAMPLES {
+            let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
+            if text.trim_start().starts_with('[') {
+                let items: Vec<Box<RawValue>> = serde_json::from_str(raw.get()).unwrap();
+                let kind = if name == "03" {
+                    Kind::Bridge
+                } else {
+                    Kind::Build
+                };
+                for item in items {
+                    let listed =
+                        Listed::parse(item, kind).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    assert!(!listed.job.name.is_empty());
+                    jobs += 1;
+                }
+            } else if name == "05" {
+                let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap();
+                assert_eq!(value["allowed_agents"][0]["id"], 1, "{name}");
+            } else {
+                let listed =
+                    Listed::parse(raw, Kind::Build).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(listed.job.id > 0);
+                assert_eq!(listed.raw.get(), text.trim_end(), "{name}: bytes kept");
+                jobs += 1;
+            }
+        }
+        assert_eq!(jobs, 11);
+        let bridges: Vec<Box<RawValue>> = serde_json::from_str(DOC_EXAMPLES[2].1).unwrap();
+        let bridge = Listed::parse(bridges[0].clone(), Kind::Bridge).unwrap();
+        assert_eq!(bridge.job.downstream_pipeline.unwrap().id, 5);
+    }
+
     #[test]
     fn a_minimal_job_parses_with_defaults() {
         let raw = RawValue::from_string(r#"{"id":1,"status":"running"}"#.into()).unwrap();

@@ -1,0 +1,1089 @@
+//! A GitLab test server: the Jobs API routes gljob uses, behaving as GitLab's code does
+//! (`gitlab-behaviour.md`), not as gljob would like. It runs on 127.0.0.1, on a free port, in a
+//! thread of the test that starts it, and records every request it receives.
+//!
+//! What it models:
+//! - tokens per route: the job token only where GitLab's route declares `job_token_allowed`
+//!   (`/job`, `/job/allowed_agents` always; job lists from 18.0; bridges from 19.0), and only while
+//!   its job runs; elsewhere it is ignored and the request is anonymous (401 on `/projects/:id/jobs…`,
+//!   404 Project Not Found on the pipeline routes of this private project). Access tokens with `api`
+//!   or `read_api` (`read_api` gets 403 insufficient_scope on POST);
+//! - success codes (play 200; cancel, retry, erase 201) and GitLab's error bodies;
+//! - offset pagination headers, with `Link` on an external host, and no totals on the project list;
+//! - job timelines that advance one step each time the pipeline's job list (page 1) or a single job
+//!   is read, so tests drive state by request count, never by the clock;
+//! - payloads that fit GitLab's Job schemas (`tests/schemas/`).
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::collections::{HashMap, VecDeque};
+use std::io::Cursor;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use tiny_http::{Header, Response, Server};
+
+pub const PROJECT_ID: u64 = 42;
+pub const PROJECT_PATH: &str = "group/sub/app";
+pub const EXTERNAL_ROOT: &str = "https://gitlab.example.com/api/v4";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Build,
+    Bridge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Api,
+    ReadApi,
+}
+
+/// Something that happens to a job on one tick.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Status(&'static str),
+    /// Becomes failed with this `failure_reason`.
+    Fail(&'static str),
+    /// Appends bytes to the log.
+    Log(Vec<u8>),
+    /// Someone retries it: a new job with the same name takes over, with these steps.
+    Retry(Vec<Vec<Step>>),
+    /// The log is erased (shrinks to empty).
+    EraseLog,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: u64,
+    pub name: String,
+    pub stage: String,
+    pub status: String,
+    pub kind: Kind,
+    pub pipeline_id: u64,
+    pub allow_failure: bool,
+    /// `when: manual` (or delayed): playable while manual/scheduled, replayable when finished.
+    pub manual: bool,
+    pub failure_reason: Option<String>,
+    pub retried: bool,
+    pub erased: bool,
+    pub artifacts: bool,
+    pub log: Vec<u8>,
+    pub downstream_pipeline: Option<u64>,
+    /// One entry per tick; each entry may hold several steps.
+    pub timeline: VecDeque<Vec<Step>>,
+    /// What happens after someone plays it (replaces the timeline).
+    pub after_play: VecDeque<Vec<Step>>,
+    /// The variables it was last played with.
+    pub played_with: Option<Value>,
+}
+
+impl Job {
+    pub fn new(id: u64, name: &str, stage: &str, status: &str) -> Job {
+        Job {
+            id,
+            name: name.into(),
+            stage: stage.into(),
+            status: status.into(),
+            kind: Kind::Build,
+            pipeline_id: 0,
+            allow_failure: false,
+            manual: status == "manual",
+            failure_reason: (status == "failed").then(|| "script_failure".to_string()),
+            retried: false,
+            erased: false,
+            artifacts: false,
+            log: Vec::new(),
+            downstream_pipeline: None,
+            timeline: VecDeque::new(),
+            after_play: VecDeque::new(),
+            played_with: None,
+        }
+    }
+
+    pub fn bridge(mut self, downstream: Option<u64>) -> Job {
+        self.kind = Kind::Bridge;
+        self.downstream_pipeline = downstream;
+        self
+    }
+
+    pub fn allow_failure(mut self) -> Job {
+        self.allow_failure = true;
+        self
+    }
+
+    pub fn artifacts(mut self) -> Job {
+        self.artifacts = true;
+        self
+    }
+
+    pub fn log(mut self, bytes: &[u8]) -> Job {
+        self.log = bytes.to_vec();
+        self
+    }
+
+    /// One status per tick.
+    pub fn then(mut self, statuses: &[&'static str]) -> Job {
+        for status in statuses {
+            self.timeline.push_back(vec![Step::Status(status)]);
+        }
+        self
+    }
+
+    pub fn steps(mut self, ticks: Vec<Vec<Step>>) -> Job {
+        self.timeline.extend(ticks);
+        self
+    }
+
+    pub fn after_play(mut self, statuses: &[&'static str]) -> Job {
+        for status in statuses {
+            self.after_play.push_back(vec![Step::Status(status)]);
+        }
+        self
+    }
+
+    fn is_final(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "success" | "failed" | "canceled" | "skipped"
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path without the query, as sent (still percent-encoded).
+    pub path: String,
+    /// Decoded query pairs in order.
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn query_values(&self, key: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// An answer the server gives instead of the real one, to the next requests that match.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: &'static str,
+    /// A substring of the path the fault applies to.
+    pub path_contains: String,
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+    /// Apply the real effect first (a write that reached GitLab), then answer with the fault.
+    pub apply_first: bool,
+    /// Close the connection without an answer.
+    pub drop_connection: bool,
+}
+
+impl Fault {
+    pub fn status(method: &'static str, path_contains: &str, status: u16, body: &str) -> Fault {
+        Fault {
+            method,
+            path_contains: path_contains.into(),
+            status,
+            content_type: "application/json",
+            body: body.as_bytes().to_vec(),
+            headers: Vec::new(),
+            apply_first: false,
+            drop_connection: false,
+        }
+    }
+}
+
+pub struct State {
+    /// (major, minor) of the GitLab being imitated: decides where job tokens are accepted.
+    pub version: (u32, u32),
+    pub jobs: Vec<Job>,
+    pub next_id: u64,
+    pub access_tokens: HashMap<String, Scope>,
+    /// Job token → the job it belongs to.
+    pub job_tokens: HashMap<String, u64>,
+    /// The project's "minimum role to use pipeline variables" lets the token's user set them.
+    pub pipeline_variables_allowed: bool,
+    pub requests: Vec<Recorded>,
+    pub faults: VecDeque<Fault>,
+    /// Redirect every request to this URL (a second listener), to test that tokens do not follow.
+    pub redirect_to: Option<String>,
+}
+
+impl State {
+    fn job(&self, id: u64) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.id == id)
+    }
+
+    fn job_mut(&mut self, id: u64) -> Option<&mut Job> {
+        self.jobs.iter_mut().find(|j| j.id == id)
+    }
+
+    /// Advances every job of `pipeline` (all jobs when `None`) by one tick.
+    fn tick(&mut self, only: Option<u64>) {
+        let ids: Vec<u64> = self
+            .jobs
+            .iter()
+            .filter(|j| !j.retried && only.is_none_or(|id| j.id == id))
+            .map(|j| j.id)
+            .collect();
+        for id in ids {
+            let Some(steps) = self.job_mut(id).and_then(|j| j.timeline.pop_front()) else {
+                continue;
+            };
+            for step in steps {
+                self.apply(id, step);
+            }
+        }
+    }
+
+    fn apply(&mut self, id: u64, step: Step) {
+        match step {
+            Step::Status(status) => {
+                if let Some(job) = self.job_mut(id) {
+                    job.status = status.into();
+                    job.failure_reason = None;
+                }
+            }
+            Step::Fail(reason) => {
+                if let Some(job) = self.job_mut(id) {
+                    job.status = "failed".into();
+                    job.failure_reason = Some(reason.into());
+                }
+            }
+            Step::Log(bytes) => {
+                if let Some(job) = self.job_mut(id) {
+                    job.log.extend_from_slice(&bytes);
+                }
+            }
+            Step::EraseLog => {
+                if let Some(job) = self.job_mut(id) {
+                    job.log.clear();
+                }
+            }
+            Step::Retry(ticks) => {
+                let new_id = self.clone_as_new_attempt(id, "pending");
+                if let Some(job) = self.job_mut(new_id) {
+                    job.timeline = ticks.into();
+                }
+            }
+        }
+    }
+
+    /// GitLab's retry: the old job is marked retried and leaves the default list; a new job with
+    /// the same name and a new id takes its place.
+    fn clone_as_new_attempt(&mut self, id: u64, status: &str) -> u64 {
+        let new_id = self.next_id;
+        self.next_id += 1;
+        let Some(old) = self.job_mut(id) else {
+            return new_id;
+        };
+        old.retried = true;
+        let mut new = old.clone();
+        new.id = new_id;
+        new.retried = false;
+        new.status = status.into();
+        new.failure_reason = None;
+        new.log.clear();
+        new.erased = false;
+        new.timeline.clear();
+        self.jobs.push(new);
+        new_id
+    }
+}
+
+pub struct GitLab {
+    /// The API root gljob is given: `http://127.0.0.1:PORT/api/v4`.
+    pub url: String,
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    server: Arc<Server>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for GitLab {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub const PIPELINE_ID: u64 = 1000;
+pub const OWN_JOB_ID: u64 = 500;
+pub const JOB_TOKEN: &str = "glcbt-64_JOBtokenSECRETvalue";
+pub const API_TOKEN: &str = "glpat-APItokenSECRETvalue01";
+pub const READ_TOKEN: &str = "glpat-READtokenSECRETvalue2";
+
+impl GitLab {
+    /// A GitLab of `version` with one project, pipeline [`PIPELINE_ID`], and the job running
+    /// gljob ([`OWN_JOB_ID`], `deploy-gate`, running) whose token is [`JOB_TOKEN`].
+    pub fn start(version: (u32, u32)) -> GitLab {
+        Self::start_on("127.0.0.1:0", version)
+    }
+
+    pub fn start_on(address: &str, version: (u32, u32)) -> GitLab {
+        let server = Arc::new(Server::http(address).expect("bind the test server"));
+        let port = server.server_addr().to_ip().expect("an IP listener").port();
+        let mut own = Job::new(OWN_JOB_ID, "deploy-gate", "deploy", "running");
+        own.pipeline_id = PIPELINE_ID;
+        let state = Arc::new(Mutex::new(State {
+            version,
+            jobs: vec![own],
+            next_id: 10_000,
+            access_tokens: HashMap::from([
+                (API_TOKEN.to_string(), Scope::Api),
+                (READ_TOKEN.to_string(), Scope::ReadApi),
+            ]),
+            job_tokens: HashMap::from([(JOB_TOKEN.to_string(), OWN_JOB_ID)]),
+            pipeline_variables_allowed: true,
+            requests: Vec::new(),
+            faults: VecDeque::new(),
+            redirect_to: None,
+        }));
+        let thread = {
+            let server = Arc::clone(&server);
+            let state = Arc::clone(&state);
+            std::thread::spawn(move || {
+                while let Ok(request) = server.recv() {
+                    handle(&state, request);
+                }
+            })
+        };
+        GitLab {
+            url: format!("http://127.0.0.1:{port}/api/v4"),
+            port,
+            state,
+            server,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds jobs to the pipeline [`PIPELINE_ID`].
+    pub fn add(&self, jobs: impl IntoIterator<Item = Job>) {
+        let mut state = self.state();
+        for mut job in jobs {
+            if job.pipeline_id == 0 {
+                job.pipeline_id = PIPELINE_ID;
+            }
+            state.next_id = state.next_id.max(job.id + 1);
+            state.jobs.push(job);
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state().requests.clone()
+    }
+
+    /// Requests whose path ends with `suffix` (and method matches).
+    pub fn requests_to(&self, method: &str, suffix: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path.ends_with(suffix))
+            .collect()
+    }
+
+    pub fn job(&self, id: u64) -> Job {
+        self.state()
+            .job(id)
+            .cloned()
+            .expect("a job of the test server")
+    }
+
+    /// The latest attempt of the job called `name`.
+    pub fn latest(&self, name: &str) -> Job {
+        self.state()
+            .jobs
+            .iter()
+            .find(|j| j.name == name && !j.retried)
+            .cloned()
+            .expect("a job of that name")
+    }
+
+    pub fn set_status(&self, id: u64, status: &str) {
+        let mut state = self.state();
+        if let Some(job) = state.job_mut(id) {
+            job.status = status.into();
+        }
+    }
+
+    pub fn fault(&self, fault: Fault) {
+        self.state().faults.push_back(fault);
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A response: status, content type, body, extra headers.
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    fn json(status: u16, value: Value) -> Answer {
+        Answer {
+            status,
+            content_type: "application/json",
+            body: value.to_string().into_bytes(),
+            headers: Vec::new(),
+        }
+    }
+
+    fn message(status: u16, message: &str) -> Answer {
+        Answer::json(status, json!({ "message": message }))
+    }
+}
+
+fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
+    let mut body = Vec::new();
+    let _ = request.as_reader().read_to_end(&mut body);
+    let url = request.url().to_string();
+    let (path, query_text) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    let query: Vec<(String, String)> = query_text
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
+    let recorded = Recorded {
+        method: request.method().as_str().to_uppercase(),
+        path: path.to_string(),
+        query,
+        headers: request
+            .headers()
+            .iter()
+            .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
+            .collect(),
+        body,
+    };
+
+    let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+    guard.requests.push(recorded.clone());
+
+    if let Some(target) = guard.redirect_to.clone() {
+        drop(guard);
+        let response =
+            Response::empty(302).with_header(header("Location", &format!("{target}{url}")));
+        let _ = request.respond(response);
+        return;
+    }
+
+    let fault_index = guard
+        .faults
+        .iter()
+        .position(|f| f.method == recorded.method && recorded.path.contains(&f.path_contains));
+    let fault = fault_index.and_then(|i| guard.faults.remove(i));
+    if let Some(fault) = &fault
+        && !fault.apply_first
+    {
+        drop(guard);
+        respond_fault(request, fault);
+        return;
+    }
+
+    let answer = route(&mut guard, &recorded);
+    drop(guard);
+    if let Some(fault) = &fault {
+        respond_fault(request, fault);
+        return;
+    }
+    let mut response = Response::from_data(answer.body)
+        .with_status_code(answer.status)
+        .with_header(header("Content-Type", answer.content_type));
+    for (name, value) in &answer.headers {
+        response.add_header(header(name, value));
+    }
+    let _ = request.respond(response);
+}
+
+fn respond_fault(request: tiny_http::Request, fault: &Fault) {
+    if fault.drop_connection {
+        // Dropping the writer without a response closes the connection mid-exchange.
+        drop(request.into_writer());
+        return;
+    }
+    let mut response = Response::new(
+        fault.status.into(),
+        vec![header("Content-Type", fault.content_type)],
+        Cursor::new(fault.body.clone()),
+        Some(fault.body.len()),
+        None,
+    );
+    for (name, value) in &fault.headers {
+        response.add_header(header(name, value));
+    }
+    let _ = request.respond(response);
+}
+
+enum Auth {
+    Anonymous,
+    Job(u64),
+    Access(Scope),
+}
+
+/// Which routes take a job token, by GitLab version (`gitlab-behaviour.md` §3.2).
+#[derive(Clone, Copy, PartialEq)]
+enum JobTokenRoute {
+    Always,
+    From(u32, u32),
+    Never,
+}
+
+fn authenticate(state: &State, request: &Recorded, route: JobTokenRoute) -> Result<Auth, Answer> {
+    if let Some(token) = request.header("PRIVATE-TOKEN") {
+        return match state.access_tokens.get(token) {
+            Some(scope) => Ok(Auth::Access(*scope)),
+            None => Err(Answer::message(401, "401 Unauthorized")),
+        };
+    }
+    if let Some(token) = request.header("JOB-TOKEN") {
+        let allowed = match route {
+            JobTokenRoute::Always => true,
+            JobTokenRoute::From(major, minor) => state.version >= (major, minor),
+            JobTokenRoute::Never => false,
+        };
+        if !allowed {
+            // Not an authentication method on this route: the request is anonymous.
+            return Ok(Auth::Anonymous);
+        }
+        return match state.job_tokens.get(token).and_then(|id| state.job(*id)) {
+            Some(job) if job.status == "running" => Ok(Auth::Job(job.id)),
+            _ => Err(Answer::message(401, "401 Unauthorized")),
+        };
+    }
+    Ok(Auth::Anonymous)
+}
+
+fn route(state: &mut State, request: &Recorded) -> Answer {
+    // Relative-root installs serve the API under a prefix (`/gitlab/api/v4`).
+    let Some(path) = request
+        .path
+        .find("/api/v4/")
+        .map(|i| &request.path[i + 7..])
+    else {
+        return Answer {
+            status: 404,
+            content_type: "text/html",
+            body: b"<html><body>Not Found</body></html>".to_vec(),
+            headers: Vec::new(),
+        };
+    };
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = request.method.as_str();
+    match (method, segments.as_slice()) {
+        ("GET", ["job"]) => own_job(state, request, false),
+        ("GET", ["job", "allowed_agents"]) => own_job(state, request, true),
+        (_, ["projects", project, rest @ ..]) => {
+            let project = percent_decode(project);
+            if project != PROJECT_ID.to_string() && project != PROJECT_PATH {
+                // Unknown and invisible projects look the same.
+                return Answer::message(404, "404 Project Not Found");
+            }
+            project_route(state, request, method, rest)
+        }
+        _ => Answer::json(404, json!({ "error": "404 Not Found" })),
+    }
+}
+
+fn own_job(state: &State, request: &Recorded, agents: bool) -> Answer {
+    match authenticate(state, request, JobTokenRoute::Always) {
+        Err(answer) => answer,
+        Ok(Auth::Anonymous) => Answer::message(401, "401 Unauthorized"),
+        Ok(Auth::Access(_)) => Answer::message(404, "404 Job Not Found"),
+        Ok(Auth::Job(id)) => {
+            let job = state.job(id).expect("token's job");
+            if agents {
+                Answer::json(
+                    200,
+                    json!({
+                        "allowed_agents": [{"id": 1, "config_project": {"id": PROJECT_ID, "description": null,
+                            "name": "app", "name_with_namespace": "group / sub / app", "path": "app",
+                            "path_with_namespace": PROJECT_PATH, "created_at": "2026-01-02T10:00:00.000Z"},
+                            "configuration": {"access_as": {"ci_access": {}}}}],
+                        "job": {"id": job.id},
+                        "pipeline": {"id": job.pipeline_id},
+                        "project": {"id": PROJECT_ID, "groups": [{"id": 7}, {"id": 8}]},
+                        "user": {"id": 3, "username": "deployer", "roles_in_project": ["developer"]},
+                        "environment": {"tier": "production", "slug": "production"}
+                    }),
+                )
+            } else {
+                Answer::json(200, render(job))
+            }
+        }
+    }
+}
+
+fn project_route(state: &mut State, request: &Recorded, method: &str, rest: &[&str]) -> Answer {
+    let (job_token_route, is_pipeline_route) = match (method, rest) {
+        ("GET", ["jobs"]) => (JobTokenRoute::From(18, 0), false),
+        ("GET", ["pipelines", _, "jobs"]) => (JobTokenRoute::From(18, 0), true),
+        ("GET", ["pipelines", _, "bridges"]) => (JobTokenRoute::From(19, 0), true),
+        _ => (JobTokenRoute::Never, false),
+    };
+    let auth = match authenticate(state, request, job_token_route) {
+        Ok(auth) => auth,
+        Err(answer) => return answer,
+    };
+    match auth {
+        // lib/api/ci/pipelines.rb only authenticates non-GET requests: an anonymous GET goes on to
+        // find_project!, which hides this private project. lib/api/ci/jobs.rb calls authenticate!.
+        Auth::Anonymous if is_pipeline_route => {
+            return Answer::message(404, "404 Project Not Found");
+        }
+        Auth::Anonymous => return Answer::message(401, "401 Unauthorized"),
+        Auth::Access(Scope::ReadApi) if method != "GET" => {
+            return Answer::json(
+                403,
+                json!({"error": "insufficient_scope",
+                       "error_description": "The request requires higher privileges than provided by the access token.",
+                       "scope": "api"}),
+            );
+        }
+        _ => {}
+    }
+    match (method, rest) {
+        ("GET", ["jobs"]) => list(state, request, None, Kind::Build, false),
+        ("GET", ["pipelines", pipeline, "jobs"]) => match pipeline.parse::<u64>() {
+            Ok(p) => {
+                if request
+                    .query_values("page")
+                    .first()
+                    .is_none_or(|p| *p == "1")
+                {
+                    state.tick(None);
+                }
+                let retried = request.query_values("include_retried").first() == Some(&"true");
+                list(state, request, Some(p), Kind::Build, retried)
+            }
+            Err(_) => Answer::json(400, json!({"error": "pipeline_id is invalid"})),
+        },
+        ("GET", ["pipelines", pipeline, "bridges"]) => match pipeline.parse::<u64>() {
+            Ok(p) => list(state, request, Some(p), Kind::Bridge, false),
+            Err(_) => Answer::json(400, json!({"error": "pipeline_id is invalid"})),
+        },
+        (_, ["jobs", id, action @ ..]) => {
+            let Ok(id) = id.parse::<u64>() else {
+                return Answer::json(400, json!({"error": "job_id is invalid"}));
+            };
+            job_route(state, request, method, id, action)
+        }
+        _ => Answer::json(404, json!({"error": "404 Not Found"})),
+    }
+}
+
+const STATUSES: [&str; 13] = [
+    "created",
+    "waiting_for_resource",
+    "preparing",
+    "waiting_for_callback",
+    "pending",
+    "running",
+    "success",
+    "failed",
+    "canceling",
+    "canceled",
+    "skipped",
+    "manual",
+    "scheduled",
+];
+
+fn list(
+    state: &State,
+    request: &Recorded,
+    pipeline: Option<u64>,
+    kind: Kind,
+    include_retried: bool,
+) -> Answer {
+    let mut scopes = request.query_values("scope[]");
+    scopes.extend(request.query_values("scope"));
+    if scopes.iter().any(|s| !STATUSES.contains(s)) {
+        return Answer::json(400, json!({"error": "scope does not have a valid value"}));
+    }
+    let per_page: usize = match request.query_values("per_page").first() {
+        None => 20,
+        Some(text) => match text.parse::<usize>() {
+            Ok(0) | Err(_) => {
+                return Answer::json(
+                    400,
+                    json!({"error": "per_page does not have a valid value"}),
+                );
+            }
+            Ok(n) => n.min(100),
+        },
+    };
+    let page: usize = request
+        .query_values("page")
+        .first()
+        .and_then(|p| p.parse().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
+    let mut jobs: Vec<&Job> = state
+        .jobs
+        .iter()
+        .filter(|j| j.kind == kind)
+        .filter(|j| pipeline.is_none_or(|p| j.pipeline_id == p))
+        .filter(|j| include_retried || pipeline.is_none() || !j.retried)
+        .filter(|j| scopes.is_empty() || scopes.contains(&j.status.as_str()))
+        .collect();
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.id));
+    let total = jobs.len();
+    let pages = total.div_ceil(per_page).max(1);
+    let items: Vec<Value> = jobs
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|j| render(j))
+        .collect();
+    let has_next = page * per_page < total;
+    let with_totals = pipeline.is_some();
+    let route = request
+        .path
+        .find("/api/v4/")
+        .map_or("", |i| &request.path[i + 7..]);
+    let external = format!("{EXTERNAL_ROOT}{route}");
+    let link =
+        |p: usize, rel: &str| format!("<{external}?page={p}&per_page={per_page}>; rel=\"{rel}\"");
+    let mut links = Vec::new();
+    if page > 1 {
+        links.push(link(page - 1, "prev"));
+    }
+    if has_next {
+        links.push(link(page + 1, "next"));
+    }
+    links.push(link(1, "first"));
+    if with_totals {
+        links.push(link(pages, "last"));
+    }
+    let mut headers = vec![
+        ("X-Page".to_string(), page.to_string()),
+        ("X-Per-Page".to_string(), per_page.to_string()),
+        (
+            "X-Next-Page".to_string(),
+            if has_next {
+                (page + 1).to_string()
+            } else {
+                String::new()
+            },
+        ),
+        (
+            "X-Prev-Page".to_string(),
+            if page > 1 {
+                (page - 1).to_string()
+            } else {
+                String::new()
+            },
+        ),
+        ("Link".to_string(), links.join(", ")),
+    ];
+    if with_totals {
+        headers.push(("X-Total".to_string(), total.to_string()));
+        headers.push(("X-Total-Pages".to_string(), pages.to_string()));
+    }
+    let mut answer = Answer::json(200, Value::Array(items));
+    answer.headers = headers;
+    answer
+}
+
+fn job_route(
+    state: &mut State,
+    request: &Recorded,
+    method: &str,
+    id: u64,
+    action: &[&str],
+) -> Answer {
+    if state.job(id).is_none() {
+        return Answer::message(404, "404 Not found");
+    }
+    match (method, action) {
+        ("GET", []) => {
+            state.tick(Some(id));
+            Answer::json(200, render(state.job(id).expect("checked")))
+        }
+        ("GET", ["trace"]) => {
+            let job = state.job(id).expect("checked");
+            Answer {
+                status: 200,
+                content_type: "text/plain",
+                body: job.log.clone(),
+                headers: vec![(
+                    "Content-Disposition".into(),
+                    format!("infile; filename=\"{id}.log\""),
+                )],
+            }
+        }
+        ("POST", ["play"]) => play(state, request, id),
+        ("POST", ["cancel"]) => {
+            let job = state.job_mut(id).expect("checked");
+            let cancelable = matches!(
+                job.status.as_str(),
+                "created"
+                    | "waiting_for_resource"
+                    | "preparing"
+                    | "waiting_for_callback"
+                    | "pending"
+                    | "running"
+                    | "scheduled"
+            );
+            if cancelable {
+                job.status = "canceled".into();
+                job.timeline.clear();
+            }
+            Answer::json(201, render(job))
+        }
+        ("POST", ["retry"]) => {
+            let job = state.job(id).expect("checked");
+            if job.kind == Kind::Build
+                && !matches!(job.status.as_str(), "success" | "failed" | "canceled")
+            {
+                return Answer::message(403, "403 Forbidden - Job is not retryable");
+            }
+            let new_id = state.clone_as_new_attempt(id, "pending");
+            Answer::json(201, render(state.job(new_id).expect("created")))
+        }
+        ("POST", ["erase"]) => {
+            let job = state.job_mut(id).expect("checked");
+            if !job.is_final() || (job.log.is_empty() && !job.artifacts) || job.kind == Kind::Bridge
+            {
+                return Answer::message(403, "403 Forbidden - Job is not erasable!");
+            }
+            job.log.clear();
+            job.artifacts = false;
+            job.erased = true;
+            Answer::json(201, render(job))
+        }
+        _ => Answer::json(404, json!({"error": "404 Not Found"})),
+    }
+}
+
+fn play(state: &mut State, request: &Recorded, id: u64) -> Answer {
+    let variables = if request.body.is_empty() {
+        None
+    } else {
+        match serde_json::from_slice::<Value>(&request.body) {
+            Ok(body) => body.get("job_variables_attributes").cloned(),
+            Err(_) => return Answer::json(400, json!({"error": "400 Bad request - invalid JSON"})),
+        }
+    };
+    if let Some(Value::Array(items)) = &variables {
+        for (i, item) in items.iter().enumerate() {
+            for field in ["key", "value"] {
+                if !item.get(field).is_some_and(Value::is_string) {
+                    return Answer::json(
+                        400,
+                        json!({"error": format!("job_variables_attributes[{i}][{field}] is missing")}),
+                    );
+                }
+            }
+        }
+    }
+    let job = state.job(id).expect("checked").clone();
+    let playable = job.manual
+        && (matches!(job.status.as_str(), "manual" | "scheduled")
+            || matches!(job.status.as_str(), "success" | "failed" | "canceled"));
+    if !playable {
+        return Answer::message(400, "400 Bad request - Unplayable Job");
+    }
+    if variables
+        .as_ref()
+        .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        && !state.pipeline_variables_allowed
+    {
+        return Answer::message(403, "403 Forbidden");
+    }
+    if job.is_final() {
+        // Ci::PlayBuildService retries a finished manual job, and jobs.rb still presents the
+        // original job object.
+        let after = job.after_play.clone();
+        let new_id = state.clone_as_new_attempt(id, "pending");
+        if let Some(new) = state.job_mut(new_id) {
+            new.timeline = after;
+            new.played_with = variables;
+        }
+        return Answer::json(200, render(&job));
+    }
+    let job = state.job_mut(id).expect("checked");
+    job.status = "pending".into();
+    job.timeline = job.after_play.clone();
+    job.played_with = variables;
+    Answer::json(200, render(job))
+}
+
+fn timestamp(offset: u64) -> String {
+    format!(
+        "2026-11-25T10:{:02}:{:02}.000Z",
+        (offset / 60) % 60,
+        offset % 60
+    )
+}
+
+/// A Job (or Bridge) entity as GitLab's `API::Entities::Ci::Job` renders it.
+pub fn render(job: &Job) -> Value {
+    let started = !matches!(
+        job.status.as_str(),
+        "created"
+            | "pending"
+            | "manual"
+            | "scheduled"
+            | "waiting_for_resource"
+            | "preparing"
+            | "skipped"
+    );
+    let finished = job.is_final() && job.status != "skipped";
+    let mut value = json!({
+        "id": job.id,
+        "status": job.status,
+        "stage": job.stage,
+        "name": job.name,
+        "ref": "main",
+        "tag": false,
+        "coverage": null,
+        "allow_failure": job.allow_failure,
+        "created_at": timestamp(0),
+        "started_at": if started { Value::from(timestamp(5)) } else { Value::Null },
+        "finished_at": if finished { Value::from(timestamp(65)) } else { Value::Null },
+        "erased_at": if job.erased { Value::from(timestamp(70)) } else { Value::Null },
+        "duration": if finished { json!(60.25) } else if started { json!(12.5) } else { Value::Null },
+        "queued_duration": if started { json!(5.0) } else { Value::Null },
+        "user": {
+            "id": 3, "username": "deployer", "name": "Deploy Er", "state": "active", "locked": false,
+            "avatar_url": "https://gitlab.example.com/uploads/-/system/user/avatar/3/avatar.png",
+            "web_url": "https://gitlab.example.com/deployer", "created_at": "2025-01-01T00:00:00.000Z",
+            "bio": "", "location": "", "public_email": null, "linkedin": "", "twitter": "",
+            "discord": "", "website_url": "", "organization": "", "job_title": "", "pronouns": null,
+            "bot": false, "work_information": null
+        },
+        "commit": {
+            "id": "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd", "short_id": "0ff3ae19",
+            "created_at": "2026-11-25T09:59:00.000+01:00", "parent_ids": ["a91957a858320c0e17f3a0eca7cfacbff50ea29a"],
+            "title": "Deploy the thing", "message": "Deploy the thing\n", "author_name": "Deploy Er",
+            "author_email": "deployer@example.com", "authored_date": "2026-11-25T09:59:00.000+01:00",
+            "committer_name": "Deploy Er", "committer_email": "deployer@example.com",
+            "committed_date": "2026-11-25T09:59:00.000+01:00", "trailers": {}, "extended_trailers": {},
+            "web_url": "https://gitlab.example.com/group/sub/app/-/commit/0ff3ae198f8601a285adcf5c0fff204ee6fba5fd"
+        },
+        "pipeline": {
+            "id": job.pipeline_id, "sha": "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd",
+            "ref": "main", "status": "running"
+        },
+        "web_url": format!("https://gitlab.example.com/{PROJECT_PATH}/-/jobs/{}", job.id),
+        "project": { "ci_job_token_scope_enabled": true },
+    });
+    let map = value.as_object_mut().expect("an object");
+    if job.status == "failed" {
+        map.insert(
+            "failure_reason".into(),
+            Value::from(
+                job.failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "script_failure".into()),
+            ),
+        );
+    }
+    match job.kind {
+        Kind::Bridge => {
+            map.insert(
+                "downstream_pipeline".into(),
+                match job.downstream_pipeline {
+                    Some(id) => json!({"id": id, "sha": "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd",
+                                       "ref": "main", "status": job.status}),
+                    None => Value::Null,
+                },
+            );
+        }
+        Kind::Build => {
+            let mut artifacts = Vec::new();
+            if job.artifacts {
+                map.insert(
+                    "artifacts_file".into(),
+                    json!({"filename": "artifacts.zip", "size": 1000}),
+                );
+                artifacts.push(json!({"file_type": "archive", "size": 1000, "filename": "artifacts.zip", "file_format": "zip"}));
+            }
+            if !job.log.is_empty() {
+                artifacts.push(json!({"file_type": "trace", "size": job.log.len(), "filename": "job.log", "file_format": null}));
+                // GitLab's schema types file_format as a string; the trace's is "raw".
+                artifacts.last_mut().expect("pushed")["file_format"] = Value::from("raw");
+            }
+            map.insert("artifacts".into(), Value::Array(artifacts));
+            map.insert(
+                "artifacts_expire_at".into(),
+                if job.artifacts {
+                    Value::from(timestamp(3000))
+                } else {
+                    Value::Null
+                },
+            );
+            map.insert("tag_list".into(), json!(["docker", "linux"]));
+            map.insert("archived".into(), Value::Bool(false));
+            if started {
+                map.insert("runner".into(), json!({
+                    "id": 12, "description": "shared-runner-1", "ip_address": "", "active": true,
+                    "is_shared": true, "name": "gitlab-runner", "online": true, "status": "online"
+                }));
+                map.insert("runner_manager".into(), json!({
+                    "id": 21, "system_id": "s_0123456789ab", "version": "18.3.0", "revision": "abcdef12",
+                    "platform": "linux", "architecture": "amd64", "created_at": "2026-01-01T00:00:00.000Z",
+                    "contacted_at": "2026-11-25T10:00:00.000Z", "ip_address": "", "status": "online"
+                }));
+            } else {
+                map.insert("runner".into(), Value::Null);
+                map.insert("runner_manager".into(), Value::Null);
+            }
+        }
+    }
+    value
+}
