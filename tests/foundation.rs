@@ -118,7 +118,7 @@ fn own_job_without_a_job_token_fails_before_any_request() {
     let server = GitLab::start(GITLAB_18);
     let run = gljob(&server, &["job"], &[no_token(), api_token()]);
     run.expect(2);
-    assert!(run.stderr.contains("CI_JOB_TOKEN"), "{}", run.stderr);
+    run.says("CI_JOB_TOKEN");
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(server.requests().is_empty());
 }
@@ -129,12 +129,8 @@ fn a_finished_jobs_token_is_refused_with_an_explanation() {
     server.set_status(OWN_JOB_ID, "success");
     let run = gljob(&server, &["job"], &[]);
     run.expect(3);
-    assert!(
-        run.stderr.contains("GET /job: GitLab answered 401"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("no longer running"), "{}", run.stderr);
+    run.says("GET /job: GitLab answered 401");
+    run.says("no longer running");
     assert_eq!(run.stderr.lines().count(), 1);
 }
 
@@ -168,13 +164,9 @@ fn single_job_needs_an_access_token_and_says_why() {
     sample_pipeline(&server);
     let run = gljob(&server, &["job", "101"], &[]);
     run.expect(2);
-    assert!(run.stderr.contains("GITLAB_TOKEN"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("does not accept CI_JOB_TOKEN"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("read_api"), "{}", run.stderr);
+    run.says("GITLAB_TOKEN");
+    run.says("does not accept CI_JOB_TOKEN");
+    run.says("read_api");
     assert!(server.requests().is_empty(), "nothing may be sent");
 
     for token in [api_token(), read_token()] {
@@ -302,12 +294,8 @@ fn scopes_are_sent_as_an_array_and_gitlab_judges_unknown_ones() {
 
     let run = gljob(&server, &["jobs", "--scope", "bogus"], &[]);
     run.expect(3);
-    assert!(run.stderr.contains("400"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("scope does not have a valid value"),
-        "{}",
-        run.stderr
-    );
+    run.says("400");
+    run.says("scope does not have a valid value");
 
     let before = server.requests().len();
     gljob(&server, &["jobs", "--scope", "NOT A STATUS"], &[]).expect(2);
@@ -380,8 +368,8 @@ fn gitlab_17_refuses_job_tokens_on_lists_and_the_error_says_so() {
             "{args:?}: {}",
             run.stderr
         );
-        assert!(run.stderr.contains("GITLAB_TOKEN"), "{}", run.stderr);
-        assert!(run.stderr.contains("read_api"), "{}", run.stderr);
+        run.says("GITLAB_TOKEN");
+        run.says("read_api");
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     }
     let statuses: Vec<(String, u16)> = Vec::new();
@@ -412,16 +400,8 @@ fn bridges_show_downstream_pipelines_and_follow_token_rules() {
     // GitLab 18 takes no job token on bridges: the project looks invisible.
     let run = gljob(&server, &["bridges"], &[]);
     run.expect(3);
-    assert!(
-        run.stderr.contains("404 \"404 Project Not Found\""),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("does not accept CI_JOB_TOKEN"),
-        "{}",
-        run.stderr
-    );
+    run.says("404 \"404 Project Not Found\"");
+    run.says("does not accept CI_JOB_TOKEN");
 
     let server = GitLab::start(GITLAB_19);
     sample_pipeline(&server);
@@ -440,7 +420,7 @@ fn trace_passes_bytes_unchanged_and_needs_an_access_token() {
 
     let run = gljob(&server, &["trace", "build"], &[]);
     run.expect(2);
-    assert!(run.stderr.contains("GITLAB_TOKEN"), "{}", run.stderr);
+    run.says("GITLAB_TOKEN");
     assert!(server.requests_to("GET", "/trace").len() == 1);
 
     server.add([Job::new(102, "empty", "build", "pending")]);
@@ -487,18 +467,14 @@ fn play_sends_job_variables_and_explains_refusals() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("rspec 2/2 (#103) is running"),
-        "{}",
-        run.stderr
-    );
+    run.says("rspec 2/2 (#103) is running");
 
     // read_api cannot write.
     server.set_status(105, "manual");
     let run = gljob(&server, &["play", "105"], &[read_token()]);
     run.expect(3);
-    assert!(run.stderr.contains("403"), "{}", run.stderr);
-    assert!(run.stderr.contains("api scope"), "{}", run.stderr);
+    run.says("403");
+    run.says("api scope");
 
     // The project does not let this user set pipeline variables.
     server.state().pipeline_variables_allowed = false;
@@ -515,7 +491,7 @@ fn play_sends_job_variables_and_explains_refusals() {
     let before = server.requests().len();
     let run = gljob(&server, &["play", "105"], &[]);
     run.expect(2);
-    assert!(run.stderr.contains("api scope"), "{}", run.stderr);
+    run.says("api scope");
     assert_eq!(server.requests().len(), before);
 }
 
@@ -550,26 +526,14 @@ fn retry_prints_the_new_job_and_refuses_unfinished_ones() {
     );
     run.expect(0);
     assert_eq!(run.out(), "10000\tpending\n");
-    assert!(
-        run.stderr.contains("retried #102 as rspec 1/2 (#10000)"),
-        "{}",
-        run.stderr
-    );
+    run.says("retried #102 as rspec 1/2 (#10000)");
     assert!(server.job(102).retried);
 
     server.add([Job::new(107, "later", "deploy", "created")]);
     let run = gljob_api(&server, &["retry", "107"]);
     run.expect(3);
-    assert!(
-        run.stderr.contains("Job is not retryable"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("later (#107) is created"),
-        "{}",
-        run.stderr
-    );
+    run.says("Job is not retryable");
+    run.says("later (#107) is created");
 }
 
 #[test]
@@ -590,12 +554,8 @@ fn erase_removes_the_log_of_finished_jobs_only() {
 
     let run = gljob_api(&server, &["erase", "103"]);
     run.expect(3);
-    assert!(
-        run.stderr.contains("Job is not erasable!"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("is running"), "{}", run.stderr);
+    run.says("Job is not erasable!");
+    run.says("is running");
 }
 
 #[test]
@@ -614,7 +574,7 @@ fn a_project_path_is_one_encoded_segment() {
     );
     let run = gljob(&server, &["jobs", "--project", "group/other"], &[]);
     run.expect(3);
-    assert!(run.stderr.contains("Project Not Found"), "{}", run.stderr);
+    run.says("Project Not Found");
 }
 
 #[test]
@@ -653,7 +613,7 @@ fn api_root_from_flag_relative_root_trailing_slash_and_server_url() {
         &[("CI_API_V4_URL", Some("gitlab.example.com/api/v4"))],
     );
     run.expect(2);
-    assert!(run.stderr.contains("CI_API_V4_URL"), "{}", run.stderr);
+    run.says("CI_API_V4_URL");
     assert_eq!(server.requests().len(), 3);
 }
 
@@ -662,10 +622,10 @@ fn missing_project_or_pipeline_is_a_usage_error() {
     let server = GitLab::start(GITLAB_18);
     let run = gljob(&server, &["jobs"], &[("CI_PIPELINE_ID", None)]);
     run.expect(2);
-    assert!(run.stderr.contains("CI_PIPELINE_ID"), "{}", run.stderr);
+    run.says("CI_PIPELINE_ID");
     let run = gljob(&server, &["jobs"], &[("CI_PROJECT_ID", None)]);
     run.expect(2);
-    assert!(run.stderr.contains("CI_PROJECT_ID"), "{}", run.stderr);
+    run.says("CI_PROJECT_ID");
     assert!(server.requests().is_empty());
 }
 
@@ -682,9 +642,9 @@ fn server_errors_and_html_pages_are_one_line_with_what_came_back() {
     server.fault(fault);
     let run = gljob(&server, &["job", "--retries", "0"], &[]);
     run.expect(3);
-    assert!(run.stderr.contains("502"), "{}", run.stderr);
-    assert!(run.stderr.contains("'text/html'"), "{}", run.stderr);
-    assert!(run.stderr.contains("502 Bad Gateway"), "{}", run.stderr);
+    run.says("502");
+    run.says("'text/html'");
+    run.says("502 Bad Gateway");
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 
     // A 200 that is not JSON (a proxy's login page).
@@ -693,7 +653,7 @@ fn server_errors_and_html_pages_are_one_line_with_what_came_back() {
     server.fault(fault);
     let run = gljob(&server, &["job"], &[]);
     run.expect(3);
-    assert!(run.stderr.contains("not JSON"), "{}", run.stderr);
+    run.says("not JSON");
 
     // GitLab's rate limit answer, whose message is an object.
     server.fault(Fault::status(
@@ -722,11 +682,7 @@ fn nothing_listens_is_exit_3() {
         &[("CI_API_V4_URL", Some(closed))],
     );
     run.expect(3);
-    assert!(
-        run.stderr.contains("could not reach GitLab"),
-        "{}",
-        run.stderr
-    );
+    run.says("could not reach GitLab");
 }
 
 #[test]
@@ -736,12 +692,8 @@ fn redirects_are_not_followed_with_the_token() {
     server.state().redirect_to = Some(format!("http://127.0.0.1:{}", elsewhere.port));
     let run = gljob(&server, &["job"], &[]);
     run.expect(3);
-    assert!(run.stderr.contains("302"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("does not follow redirects"),
-        "{}",
-        run.stderr
-    );
+    run.says("302");
+    run.says("does not follow redirects");
     assert!(
         elsewhere.requests().is_empty(),
         "the token went to another listener"
@@ -754,12 +706,8 @@ fn verbose_logs_requests_without_tokens() {
     sample_pipeline(&server);
     let run = gljob(&server, &["jobs", "--verbose"], &[api_token()]);
     run.expect(0);
-    assert!(
-        run.stderr.contains("GET http://127.0.0.1"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("-> 200"), "{}", run.stderr);
+    run.says("GET http://127.0.0.1");
+    run.says("-> 200");
 }
 
 #[test]

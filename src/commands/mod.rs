@@ -122,8 +122,20 @@ impl Context {
         let names_unmatched = unmatched.iter().any(|s| s.needs_pipeline());
         let ids_unmatched = unmatched.iter().any(|s| !s.needs_pipeline());
         let names_given = selectors.iter().any(Selector::needs_pipeline);
+        let mut bridges_unread = None;
         if names_unmatched || (self.client.has_access_token() && (ids_unmatched || names_given)) {
-            listed.extend(self.pipeline_bridges()?);
+            match self.pipeline_bridges() {
+                Ok(bridges) => listed.extend(bridges),
+                // A job token reads bridges only from GitLab 19.0. The selector that sent us
+                // looking is reported as matching nothing, with the reason bridges were not read.
+                Err(err)
+                    if !self.client.has_access_token()
+                        && matches!(err.http_status(), Some(401 | 403 | 404)) =>
+                {
+                    bridges_unread = Some(err.message().to_string());
+                }
+                Err(err) => return Err(err),
+            }
         }
         let mut picked_ids = Vec::new();
         let mut pipeline_selectors = Vec::new();
@@ -134,7 +146,12 @@ impl Context {
             }
         }
         let mut picked: Vec<Picked> = select::resolve(&pipeline_selectors, &listed, own, pipeline)
-            .map_err(Error::gitlab)?
+            .map_err(|why| match &bridges_unread {
+                Some(reason) => {
+                    Error::gitlab(format!("{why}; bridges were not searched: {reason}"))
+                }
+                None => Error::gitlab(why),
+            })?
             .into_iter()
             .map(|listed| Picked {
                 listed: listed.clone(),

@@ -73,6 +73,8 @@ pub struct Job {
     pub timeline: VecDeque<Vec<Step>>,
     /// What happens after someone plays it (replaces the timeline).
     pub after_play: VecDeque<Vec<Step>>,
+    /// What the new attempt does after someone retries it through the API.
+    pub after_retry: VecDeque<Vec<Step>>,
     /// The variables it was last played with.
     pub played_with: Option<Value>,
 }
@@ -96,6 +98,7 @@ impl Job {
             downstream_pipeline: None,
             timeline: VecDeque::new(),
             after_play: VecDeque::new(),
+            after_retry: VecDeque::new(),
             played_with: None,
         }
     }
@@ -131,6 +134,13 @@ impl Job {
 
     pub fn steps(mut self, ticks: Vec<Vec<Step>>) -> Job {
         self.timeline.extend(ticks);
+        self
+    }
+
+    pub fn after_retry(mut self, statuses: &[&'static str]) -> Job {
+        for status in statuses {
+            self.after_retry.push_back(vec![Step::Status(status)]);
+        }
         self
     }
 
@@ -191,6 +201,8 @@ pub struct Fault {
     pub apply_first: bool,
     /// Close the connection without an answer.
     pub drop_connection: bool,
+    /// Let this many matching requests through before the fault strikes.
+    pub skip: usize,
 }
 
 impl Fault {
@@ -204,6 +216,7 @@ impl Fault {
             headers: Vec::new(),
             apply_first: false,
             drop_connection: false,
+            skip: 0,
         }
     }
 }
@@ -525,7 +538,14 @@ fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
         .faults
         .iter()
         .position(|f| f.method == recorded.method && recorded.path.contains(&f.path_contains));
-    let fault = fault_index.and_then(|i| guard.faults.remove(i));
+    let fault = match fault_index {
+        Some(i) if guard.faults[i].skip > 0 => {
+            guard.faults[i].skip -= 1;
+            None
+        }
+        Some(i) => guard.faults.remove(i),
+        None => None,
+    };
     if let Some(fault) = &fault
         && !fault.apply_first
     {
@@ -891,8 +911,11 @@ fn job_route(
             {
                 return Answer::message(403, "403 Forbidden - Job is not retryable");
             }
+            let after = job.after_retry.clone();
             let new_id = state.clone_as_new_attempt(id, "pending");
-            Answer::json(201, render(state.job(new_id).expect("created")))
+            let new = state.job_mut(new_id).expect("created");
+            new.timeline = after;
+            Answer::json(201, render(new))
         }
         ("POST", ["erase"]) => {
             let job = state.job_mut(id).expect("checked");

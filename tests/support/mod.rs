@@ -21,6 +21,17 @@ impl Run {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
+    /// Asserts that stderr holds `text`, showing stderr when it does not.
+    #[track_caller]
+    pub fn says(&self, text: &str) -> &Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n--- stderr\n{}",
+            self.stderr
+        );
+        self
+    }
+
     /// Asserts the exit code, showing the streams when it is wrong.
     #[track_caller]
     pub fn expect(&self, code: i32) -> &Run {

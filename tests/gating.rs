@@ -1,0 +1,475 @@
+//! Gating: selecting sibling jobs, waiting on them, playing manual jobs, checking, following logs.
+//! Job timelines advance one step per read of the pipeline's job list (or of a single job), so
+//! every test is driven by request count, never by the clock.
+
+mod support;
+
+use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Step};
+use support::{Run, gljob, gljob_api};
+
+const GITLAB_18: (u32, u32) = (18, 3);
+const FAST: [&str; 2] = ["--interval", "5ms"];
+
+fn wait(server: &GitLab, selectors: &[&str], extra: &[&str]) -> Run {
+    let mut args = vec!["wait"];
+    args.extend_from_slice(selectors);
+    args.extend_from_slice(&FAST);
+    args.extend_from_slice(extra);
+    gljob(server, &args, &[])
+}
+
+fn list_reads(server: &GitLab) -> usize {
+    server
+        .requests_to("GET", "/pipelines/1000/jobs")
+        .iter()
+        .filter(|r| r.query_values("page") == ["1"])
+        .count()
+}
+
+#[test]
+fn waits_until_success_with_one_list_read_per_round_and_the_job_token() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(1, "build", "build", "running").then(&["running", "success"]),
+        Job::new(2, "test", "test", "pending").then(&["pending", "running", "running", "success"]),
+    ]);
+    let run = wait(&server, &["build", "test"], &[]);
+    run.expect(0);
+    // Each read applies a step and answers: resolution is the first, three rounds follow.
+    assert_eq!(list_reads(&server), 4);
+    for request in server.requests() {
+        assert_eq!(
+            request.path, "/api/v4/projects/42/pipelines/1000/jobs",
+            "only list reads"
+        );
+        assert_eq!(request.header("JOB-TOKEN"), Some(JOB_TOKEN));
+    }
+    // One progress line per change, then one verdict line per job.
+    run.says("build (#1): running -> success");
+    run.says("test (#2): pending -> running");
+    assert_eq!(
+        run.stderr.matches("test (#2): running -> running").count(),
+        0
+    );
+    run.says("passed: build (#1) success");
+    run.says("passed: test (#2) success");
+}
+
+#[test]
+fn a_failed_job_exits_1_with_its_reason_and_url() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(1, "build", "build", "success"),
+        Job::new(2, "test", "test", "running").steps(vec![vec![Step::Fail("script_failure")]]),
+    ]);
+    let run = wait(&server, &["build", "test"], &[]);
+    run.expect(1);
+    run.says(
+            "NOT PASSED: test (#2) failed (script_failure) https://gitlab.example.com/group/sub/app/-/jobs/2"
+        );
+}
+
+#[test]
+fn allow_failure_passes_with_a_warning_unless_strict() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(3, "lint", "test", "failed").allow_failure()]);
+    let run = wait(&server, &["lint"], &[]);
+    run.expect(0);
+    assert!(
+        run.stderr
+            .contains("warning: lint (3) is failed but allowed to fail"),
+        "{}",
+        run.stderr
+    );
+    wait(&server, &["lint"], &["--strict"]).expect(1);
+    server.add([Job::new(4, "flaky", "test", "canceled").allow_failure()]);
+    wait(&server, &["flaky"], &[]).expect(0);
+}
+
+#[test]
+fn canceled_and_skipped_do_not_pass_unless_allowed() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(1, "a", "test", "running").then(&["running", "canceling", "canceled"]),
+        Job::new(2, "b", "test", "skipped"),
+    ]);
+    let run = wait(&server, &["a"], &[]);
+    run.expect(1);
+    run.says("a (#1): running -> canceling");
+    run.says("a (#1): canceling -> canceled");
+    wait(&server, &["b"], &[]).expect(1);
+    wait(&server, &["b"], &["--allow-skipped"]).expect(0);
+}
+
+#[test]
+fn a_manual_job_approved_in_the_middle_of_a_wait() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(5, "deploy", "deploy", "manual")
+        .then(&["manual", "manual", "pending", "running", "success"])]);
+    let run = wait(&server, &["deploy"], &[]);
+    run.expect(0);
+    run.says("deploy (#5): manual -> pending");
+    assert_eq!(list_reads(&server), 5);
+}
+
+#[test]
+fn scheduled_becomes_running_then_success() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(6, "nightly", "deploy", "scheduled").then(&[
+        "scheduled",
+        "running",
+        "success",
+    ])]);
+    let run = wait(&server, &["nightly"], &[]);
+    run.expect(0);
+    run.says("nightly (#6): scheduled -> running");
+}
+
+#[test]
+fn a_retry_in_the_middle_of_a_wait_is_followed_by_name() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(7, "e2e", "test", "running").steps(vec![
+        vec![],
+        vec![Step::Retry(vec![
+            vec![Step::Status("running")],
+            vec![Step::Status("success")],
+        ])],
+    ])]);
+    let run = wait(&server, &["e2e"], &[]);
+    run.expect(0);
+    assert!(
+        run.stderr
+            .contains("e2e (#10000): running -> pending (new attempt, was #7)"),
+        "{}",
+        run.stderr
+    );
+    run.says("passed: e2e (#10000) success");
+}
+
+#[test]
+fn timeout_exits_124_with_each_jobs_last_status() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(5, "deploy", "deploy", "manual"),
+        Job::new(1, "build", "build", "success"),
+    ]);
+    let run = gljob(
+        &server,
+        &[
+            "wait",
+            "deploy",
+            "build",
+            "--interval",
+            "20ms",
+            "--timeout",
+            "100ms",
+        ],
+        &[],
+    );
+    run.expect(124);
+    run.says("still waiting: deploy (#5) manual");
+    run.says("passed: build (#1) success");
+    run.says("timed out");
+}
+
+#[test]
+fn an_unknown_status_is_not_final_and_is_named() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(8, "gate", "test", "pending").then(&[
+        "pending",
+        "waiting_for_approval",
+        "success",
+    ])]);
+    let run = wait(&server, &["gate"], &[]);
+    run.expect(0);
+    assert!(
+        run.stderr
+            .contains("gate (#8): pending -> waiting_for_approval"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("gate (#8): waiting_for_approval -> success"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bridges_are_selectable_and_polled_only_when_selected() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(1, "build", "build", "success"),
+        Job::new(9, "trigger-downstream", "deploy", "running").bridge(Some(2000)),
+    ]);
+    // A bridge name does not match a build, so the bridges are read too: a job token on GitLab
+    // 18 cannot, and the error says why.
+    let run = wait(&server, &["trigger-downstream"], &[]);
+    run.expect(3);
+    run.says("/bridges");
+    run.says("does not accept CI_JOB_TOKEN");
+
+    // With an access token, a bridge is waited on; bridges are read on each round.
+    server
+        .state()
+        .jobs
+        .iter_mut()
+        .find(|j| j.id == 9)
+        .unwrap()
+        .timeline = vec![vec![Step::Status("running")], vec![Step::Status("success")]].into();
+    let run = gljob_api(
+        &server,
+        &["wait", "trigger-downstream", "--interval", "5ms"],
+    );
+    run.expect(0);
+    assert!(
+        run.stderr
+            .contains("trigger-downstream [bridge] (#9): running -> success"),
+        "{}",
+        run.stderr
+    );
+
+    // Waiting on a build alone never reads bridges after resolution.
+    let before = server.requests_to("GET", "/bridges").len();
+    let run = gljob_api(&server, &["wait", "build", "--interval", "5ms"]);
+    run.expect(0);
+    assert_eq!(
+        server.requests_to("GET", "/bridges").len(),
+        before + 1,
+        "one read, to resolve"
+    );
+}
+
+#[test]
+fn job_token_only_on_gitlab_17_is_a_clear_error() {
+    let server = GitLab::start((17, 11));
+    server.add([Job::new(1, "build", "build", "success")]);
+    let run = wait(&server, &["build"], &[]);
+    run.expect(3);
+    run.says("404 \"404 Project Not Found\"");
+    run.says("GITLAB_TOKEN");
+    // An access token works there.
+    let run = gljob(
+        &server,
+        &["wait", "build"],
+        &[("GITLAB_TOKEN", Some(API_TOKEN))],
+    );
+    run.expect(0);
+}
+
+#[test]
+fn a_thousand_jobs_cost_one_list_read_per_round_whatever_is_selected() {
+    let server = GitLab::start(GITLAB_18);
+    let mut jobs: Vec<Job> = (1..=999)
+        .map(|i| Job::new(i, &format!("unit {i}/999"), "test", "success"))
+        .collect();
+    for job in jobs.iter_mut().take(50) {
+        job.status = "running".into();
+        job.timeline = vec![vec![], vec![], vec![Step::Status("success")]].into();
+    }
+    server.add(jobs);
+    let selectors: Vec<String> = (1..=50).map(|i| format!("unit {i}/999")).collect();
+    let mut args: Vec<&str> = selectors.iter().map(String::as_str).collect();
+    args.push("unit 1??/999");
+    let run = wait(&server, &args, &[]);
+    run.expect(0);
+    // 1,000 jobs (with gljob's own) are 10 pages; resolution plus two rounds are 3 full reads.
+    let reads = server.requests_to("GET", "/pipelines/1000/jobs");
+    assert_eq!(reads.len(), 30, "3 reads × 10 pages");
+    assert_eq!(list_reads(&server), 3);
+    assert_eq!(server.requests().len(), 30, "nothing but list pages");
+    assert!(
+        run.stderr.contains("passed: unit 150/999"),
+        "the pattern added jobs"
+    );
+}
+
+#[test]
+fn selectors_add_up_and_never_pick_the_running_job() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(1, "build", "build", "success"),
+        Job::new(2, "deploy-staging", "deploy", "success"),
+        Job::new(3, "test 1/2", "test", "success"),
+        Job::new(4, "test 2/2", "test", "success"),
+    ]);
+    // deploy-gate (#500, stage deploy) runs gljob: neither the pattern nor the stage picks it.
+    let run = wait(
+        &server,
+        &["deploy*", "build"],
+        &["--stage", "deploy", "--stage", "test"],
+    );
+    run.expect(0);
+    assert!(!run.stderr.contains("#500"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("passed:").count(), 4, "{}", run.stderr);
+
+    let run = wait(&server, &["deploy-gate"], &[]);
+    run.expect(3);
+    assert!(
+        run.stderr
+            .contains("no job in pipeline 1000 matches name 'deploy-gate'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("'deploy-gate' (stage deploy, this job)"),
+        "{}",
+        run.stderr
+    );
+    let run = wait(&server, &["nonesuch*"], &[]);
+    run.expect(3);
+    run.says("pattern 'nonesuch*'");
+    run.says("'test 1/2' (stage test)");
+}
+
+#[test]
+fn check_judges_now_without_waiting() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(1, "build", "build", "success"),
+        Job::new(2, "test", "test", "running"),
+        Job::new(3, "deploy", "deploy", "manual"),
+    ]);
+    gljob(&server, &["check", "build"], &[]).expect(0);
+    let run = gljob(&server, &["check", "build", "test"], &[]);
+    run.expect(1);
+    run.says("not passed: test (#2) is running");
+    gljob(
+        &server,
+        &["check", "deploy", "--status", "manual,success"],
+        &[],
+    )
+    .expect(0);
+    gljob(&server, &["check", "test", "--status", "success"], &[]).expect(1);
+    assert_eq!(list_reads(&server), 4, "one read per check");
+}
+
+#[test]
+fn play_wait_follows_the_played_job() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(5, "deploy", "deploy", "manual").after_play(&["running", "success"])]);
+    let run = gljob_api(
+        &server,
+        &[
+            "play",
+            "deploy",
+            "--var",
+            "TARGET=prod",
+            "--wait",
+            "--interval",
+            "5ms",
+        ],
+    );
+    run.expect(0);
+    run.says("deploy (#5): pending -> running");
+    run.says("passed: deploy (#5) success");
+    assert_eq!(server.requests_to("POST", "/play").len(), 1);
+    let played = server.job(5).played_with.unwrap();
+    assert_eq!(played[0]["value"], "prod");
+}
+
+#[test]
+fn replaying_a_finished_manual_job_waits_on_the_new_attempt() {
+    let server = GitLab::start(GITLAB_18);
+    let mut job = Job::new(5, "deploy", "deploy", "success").after_play(&["running", "failed"]);
+    job.manual = true;
+    server.add([job]);
+    let run = gljob_api(&server, &["play", "deploy", "--wait", "--interval", "5ms"]);
+    // GitLab answered with the old, successful job; the new attempt fails.
+    run.expect(1);
+    run.says("(new attempt, was #5)");
+    run.says("NOT PASSED: deploy (#10000) failed");
+}
+
+#[test]
+fn retry_wait_follows_the_new_attempt() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(2, "test", "test", "failed").after_retry(&["running", "success"])]);
+    let run = gljob_api(&server, &["retry", "test", "--wait", "--interval", "5ms"]);
+    run.expect(0);
+    run.says("retried #2 as test (#10000)");
+    run.says("test (#10000): pending -> running");
+    run.says("passed: test (#10000) success");
+}
+
+#[test]
+fn trace_follow_prints_only_new_bytes_and_ends_with_the_job() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(2, "test", "test", "running")
+        .log(b"\x1b[32mstart\x1b[0m\n")
+        .steps(vec![
+            vec![Step::Log(b"line 2\n".to_vec())],
+            vec![],
+            vec![Step::Log(b"line 3 \xff\n".to_vec())],
+            vec![Step::Status("success")],
+        ])]);
+    let run = gljob_api(&server, &["trace", "test", "--follow", "--interval", "5ms"]);
+    run.expect(0);
+    assert_eq!(
+        run.stdout,
+        b"\x1b[32mstart\x1b[0m\nline 2\nline 3 \xff\n".to_vec()
+    );
+
+    server.add([Job::new(3, "lint", "test", "running").steps(vec![
+        vec![Step::Log(b"checking\n".to_vec())],
+        vec![Step::EraseLog, Step::Log(b"again\n".to_vec())],
+        vec![Step::Fail("script_failure")],
+    ])]);
+    let run = gljob_api(&server, &["trace", "3", "--follow", "--interval", "5ms"]);
+    run.expect(1);
+    assert_eq!(run.out(), "checking\nagain\n");
+    run.says("got shorter");
+    assert!(
+        run.stderr
+            .contains("lint (#3) ended failed (script_failure)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn passing_failures_inside_a_wait_do_not_end_it() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(1, "build", "build", "running").then(&["running", "running", "success"])]);
+    // Resolution gets through; the first round's read meets a proxy's 502 page.
+    let mut fault = Fault::status(
+        "GET",
+        "/pipelines/1000/jobs",
+        502,
+        "<html>bad gateway</html>",
+    );
+    fault.content_type = "text/html";
+    fault.skip = 1;
+    server.fault(fault);
+    let run = gljob(
+        &server,
+        &["wait", "build", "--retries", "0", "--interval", "5ms"],
+        &[],
+    );
+    run.expect(0);
+    assert_eq!(
+        run.stderr
+            .matches("this round failed, trying again")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    run.says("502");
+
+    // A refusal is not passing: it ends the wait with exit 3.
+    server.add([Job::new(2, "slow", "test", "running")]);
+    let mut refusal = Fault::status(
+        "GET",
+        "/pipelines/1000/jobs",
+        401,
+        r#"{"message":"401 Unauthorized"}"#,
+    );
+    refusal.skip = 1;
+    server.fault(refusal);
+    let run = gljob(&server, &["wait", "slow", "--interval", "5ms"], &[]);
+    run.expect(3);
+    run.says("401");
+}
