@@ -1,15 +1,17 @@
 //! The GitLab REST API v4 client: which token each route takes, pagination, retries, and errors
 //! that say what GitLab answered and what to do about it.
 
-use crate::config::{Config, Secret, encode_path_segment};
+use crate::config::{CaBundle, Config, Secret, encode_path_segment};
 use crate::error::{Error, Result, clean_snippet};
 use crate::jitter;
+use crate::proxy::ProxyUrl;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::io::Read;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ureq::Body;
 use ureq::http::Response;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 /// Which token a route accepts. GitLab honours `CI_JOB_TOKEN` only on routes that declare
 /// `job_token_allowed`; on every other route the job token is silently ignored and the request
@@ -70,21 +72,35 @@ pub struct Client {
     verbose: bool,
     retries: u32,
     request_timeout: Duration,
+    proxy: Option<ProxyUrl>,
 }
 
 impl Client {
-    pub fn new(config: &Config, verbose: bool, retries: u32) -> Client {
-        let agent = ureq::Agent::config_builder()
+    /// Builds the client: the proxy chosen from the environment, and the bundled Mozilla roots plus
+    /// any CA the job was given. Certificate verification is never turned off.
+    pub fn new(config: &Config, verbose: bool, retries: u32) -> Result<Client> {
+        let mut builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // A redirect would carry the token to wherever GitLab (or a proxy) points; never follow.
             .max_redirects(0)
             .timeout_connect(Some(config.request_timeout))
             .timeout_global(Some(config.request_timeout))
-            .user_agent(concat!("gljob/", env!("CARGO_PKG_VERSION")))
-            .proxy(ureq::Proxy::try_from_env())
-            .build()
-            .new_agent();
-        Client {
+            .user_agent(concat!("gljob/", env!("CARGO_PKG_VERSION")));
+        if !config.extra_cas.is_empty() {
+            builder = builder.tls_config(
+                TlsConfig::builder()
+                    .root_certs(trusted_roots(&config.extra_cas)?)
+                    .build(),
+            );
+        }
+        let proxy = match &config.proxy {
+            Some(url) => Some(ureq::Proxy::new(url.as_str()).map_err(|_| {
+                Error::usage(format!("the proxy {} is not a usable URL", url.shown()))
+            })?),
+            None => None,
+        };
+        let agent = builder.proxy(proxy).build().new_agent();
+        Ok(Client {
             agent,
             root: config.api_root.clone(),
             job_token: config.job_token.clone(),
@@ -92,7 +108,8 @@ impl Client {
             verbose,
             retries,
             request_timeout: config.request_timeout,
-        }
+            proxy: config.proxy.clone(),
+        })
     }
 
     pub fn has_access_token(&self) -> bool {
@@ -291,7 +308,12 @@ impl Client {
     }
 
     fn explain_transport(&self, method: Method, route: &str, err: &ureq::Error) -> Error {
-        let what = describe_transport(err);
+        let mut what = describe_transport(err);
+        if let Some(proxy) = &self.proxy {
+            // Whatever the error says, the proxy's credentials do not leave.
+            what = what.replace(proxy.as_str(), proxy.shown());
+            what = format!("{what} (through the proxy {})", proxy.shown());
+        }
         let next = match err {
             ureq::Error::Timeout(_) => format!(
                 "GitLab did not answer within {}s; check the network or proxy, or raise --request-timeout",
@@ -312,6 +334,37 @@ impl Client {
             method.as_str()
         ))
     }
+}
+
+/// Mozilla's roots (the same set ureq bundles) plus every certificate of the given PEM bundles: a
+/// root certificate store replaces the bundled one, so both must be given.
+fn trusted_roots(bundles: &[CaBundle]) -> Result<RootCerts> {
+    let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()))
+        .collect();
+    for bundle in bundles {
+        let before = roots.len();
+        for item in ureq::tls::parse_pem(&bundle.pem) {
+            match item {
+                Ok(PemItem::Certificate(cert)) => roots.push(cert),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Error::usage(format!(
+                        "{}: the CA file is not valid PEM: {e}",
+                        bundle.source
+                    )));
+                }
+            }
+        }
+        if roots.len() == before {
+            return Err(Error::usage(format!(
+                "{}: the CA file holds no PEM certificate",
+                bundle.source
+            )));
+        }
+    }
+    Ok(RootCerts::new_with_certs(&roots))
 }
 
 /// The routes every command uses, built in one place so the encoding of `:id` is uniform.

@@ -71,6 +71,13 @@ pub const FLAGS: &[FlagDoc] = &[
         commands: &["*"],
     },
     FlagDoc {
+        name: "--ca-file",
+        value: "PATH",
+        help: "also trust the CA certificates in this PEM file (the bundled Mozilla roots stay)",
+        variable: "CI_SERVER_TLS_CA_FILE, SSL_CERT_FILE (all that are set are trusted)",
+        commands: &["*"],
+    },
+    FlagDoc {
         name: "--request-timeout",
         value: "DURATION",
         help: "give up on one request after this long [default: 30s]",
@@ -379,6 +386,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed> {
     let token: Option<String> = p
         .opt_value_from_str("--token")
         .map_err(flag_error("--token"))?;
+    let ca_file: Option<String> = p
+        .opt_value_from_str("--ca-file")
+        .map_err(flag_error("--ca-file"))?;
     let json = p.contains("--json");
     let fields: Vec<String> = p
         .values_from_str("--field")
@@ -624,6 +634,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed> {
             pipeline,
             token,
             request_timeout,
+            ca_file,
         },
         format,
         verbose,

@@ -1,6 +1,7 @@
 //! Configuration from the job's environment, with flags taking precedence over their variables.
 
 use crate::error::{Error, Result};
+use crate::proxy::{self, ProxyUrl};
 use std::fmt;
 use std::time::Duration;
 
@@ -30,6 +31,14 @@ pub struct Overrides {
     pub pipeline: Option<u64>,
     pub token: Option<String>,
     pub request_timeout: Option<Duration>,
+    pub ca_file: Option<String>,
+}
+
+/// PEM text of CA certificates to trust besides the bundled Mozilla roots, and where it came from.
+#[derive(Debug, Clone)]
+pub struct CaBundle {
+    pub source: String,
+    pub pem: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +55,14 @@ pub struct Config {
     pub job_token: Option<Secret>,
     pub access_token: Option<Secret>,
     pub request_timeout: Duration,
+    pub proxy: Option<ProxyUrl>,
+    pub extra_cas: Vec<CaBundle>,
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.shown())
+    }
 }
 
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,6 +91,9 @@ impl Config {
         let api_root = normalize_api_root(&raw_root)
             .map_err(|why| Error::usage(format!("{api_root_source} is not usable: {why}")))?;
 
+        let proxy = proxy::choose(&api_root, env)?;
+        let extra_cas = load_cas(overrides.ca_file.as_deref(), &env)?;
+
         let pipeline = match overrides.pipeline {
             Some(id) => Some(id),
             None => parse_id_var(&env, "CI_PIPELINE_ID")?,
@@ -93,6 +113,8 @@ impl Config {
                 .or_else(|| env("GITLAB_TOKEN"))
                 .map(|t| Secret(t.trim().to_string())),
             request_timeout: overrides.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            proxy,
+            extra_cas,
         })
     }
 
@@ -136,6 +158,37 @@ impl Config {
             )
         })
     }
+}
+
+/// `--ca-file`, `CI_SERVER_TLS_CA_FILE` and `SSL_CERT_FILE`, all of them, each a path to a PEM file
+/// that may hold a chain. Runners before 16.6 put the PEM text itself in `CI_SERVER_TLS_CA_FILE`, so
+/// a value that is PEM is taken as it is.
+fn load_cas(flag: Option<&str>, env: &impl Fn(&str) -> Option<String>) -> Result<Vec<CaBundle>> {
+    let mut sources: Vec<(String, String)> = Vec::new();
+    if let Some(path) = flag {
+        sources.push(("--ca-file".into(), path.to_string()));
+    }
+    for name in ["CI_SERVER_TLS_CA_FILE", "SSL_CERT_FILE"] {
+        if let Some(value) = env(name) {
+            sources.push((name.into(), value));
+        }
+    }
+    sources
+        .into_iter()
+        .map(|(source, value)| {
+            let pem = if value.contains("-----BEGIN") {
+                value.into_bytes()
+            } else {
+                std::fs::read(value.trim()).map_err(|e| {
+                    Error::usage(format!(
+                        "{source}: cannot read the CA file '{}': {e}",
+                        value.trim()
+                    ))
+                })?
+            };
+            Ok(CaBundle { source, pem })
+        })
+        .collect()
 }
 
 fn parse_id_var(env: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<u64>> {

@@ -6,9 +6,12 @@ mod commands;
 mod config;
 mod duration;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod jitter;
 mod model;
 mod output;
+mod proxy;
 mod select;
 mod wait;
 

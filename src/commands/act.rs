@@ -9,41 +9,90 @@ use crate::wait::WaitOptions;
 use serde_json::json;
 use std::time::Instant;
 
+/// How to tell, after an ambiguous failure, whether a write took effect: `Some(job)` when it did.
+type ReadBack<'a> = &'a dyn Fn(&Target) -> Result<Option<Listed>>;
+
 /// Sends `action` for each target in turn. A refusal stops the command, and the error says which
 /// jobs had already been acted on, so nobody has to guess what a half-done command did.
+///
+/// Writes are not idempotent and are never sent twice (the client resends only when the connection
+/// was refused). When the answer is lost after sending (a reset or timeout) or GitLab answers 5xx,
+/// the write may or may not have happened: the job is read back and `read_back` decides.
 fn act_on_each(
     context: &Context,
     targets: &[Target],
     action: &str,
     body: Option<&[u8]>,
+    read_back: ReadBack<'_>,
     explain: impl Fn(&Target, Error) -> Error,
 ) -> Result<Vec<Listed>> {
     let mut done: Vec<Listed> = Vec::new();
     for target in targets {
         let route = routes::job_action(&context.project, target.id, action);
-        let answer = context
-            .client
-            .post(&route, body, TokenRule::Access)
-            .map_err(|err| {
-                let err = explain(target, err);
-                if done.is_empty() {
-                    err
-                } else {
-                    let names: Vec<String> = done
-                        .iter()
-                        .map(|j| format!("{} (#{})", j.job.name, j.job.id))
-                        .collect();
-                    Error::gitlab(format!(
-                        "{} (already done before this: {action} {})",
+        let outcome = match context.client.post(&route, body, TokenRule::Access) {
+            Ok(answer) => {
+                let kind = target.known.as_ref().map_or(Kind::Build, |k| k.kind);
+                parse_listed(answer, kind, "POST", &route)
+            }
+            Err(err) if is_ambiguous(&err) => match read_back(target) {
+                Ok(Some(job)) => {
+                    eprintln!(
+                        "gljob: {} (the answer was lost); reading job {} back shows the {action} \
+                         took effect",
                         err.message(),
-                        names.join(", ")
-                    ))
+                        target.id
+                    );
+                    Ok(job)
                 }
-            })?;
-        let kind = target.known.as_ref().map_or(Kind::Build, |k| k.kind);
-        done.push(parse_listed(answer, kind, "POST", &route)?);
+                Ok(None) => Err(Error::gitlab(format!(
+                    "{}; reading job {} back shows the {action} did not take effect: run it again",
+                    err.message(),
+                    target.id
+                ))),
+                Err(read_err) => Err(Error::gitlab(format!(
+                    "{}; whether the {action} took effect is unknown: reading the job back failed \
+                     too ({}); look at job {} before running it again",
+                    err.message(),
+                    read_err.message(),
+                    target.id
+                ))),
+            },
+            Err(err) => Err(explain(target, err)),
+        };
+        match outcome {
+            Ok(job) => done.push(job),
+            Err(err) if done.is_empty() => return Err(err),
+            Err(err) => {
+                let names: Vec<String> = done
+                    .iter()
+                    .map(|j| format!("{} (#{})", j.job.name, j.job.id))
+                    .collect();
+                return Err(Error::gitlab(format!(
+                    "{} (already done before this: {action} {})",
+                    err.message(),
+                    names.join(", ")
+                )));
+            }
+        }
     }
     Ok(done)
+}
+
+/// A failure after which the write may have reached GitLab: no answer (reset, timeout), or a 5xx
+/// from GitLab or a proxy in front of it.
+fn is_ambiguous(err: &Error) -> bool {
+    match err.http_status() {
+        Some(status) => status >= 500,
+        None => err.exit_code() == ExitCode::GitLab,
+    }
+}
+
+/// The newest attempt of `name` in the configured pipeline, if it is newer than `than`.
+fn newer_attempt(context: &Context, name: &str, than: u64) -> Result<Option<Listed>> {
+    Ok(context
+        .pipeline_jobs()?
+        .into_iter()
+        .find(|j| j.job.name == name && j.job.id > than))
 }
 
 fn prepare(context: &Context, selectors: &[Selector], action: &str) -> Result<Vec<Target>> {
@@ -84,11 +133,22 @@ pub fn play(
             .to_string()
             .into_bytes()
     });
+    // A play took effect when the job left manual/scheduled, or, for a finished manual job, when a
+    // newer attempt of it exists.
+    let read_back = |target: &Target| -> Result<Option<Listed>> {
+        let job = context.single_job(target.id)?;
+        match job.job.status {
+            Status::Manual | Status::Scheduled => Ok(None),
+            ref status if status.is_final() => newer_attempt(context, &job.job.name, job.job.id),
+            _ => Ok(Some(job)),
+        }
+    };
     let played = act_on_each(
         context,
         &targets,
         "play",
         body.as_deref(),
+        &read_back,
         |target, err| match err.http_status() {
             Some(400)
                 if err
@@ -126,7 +186,17 @@ pub fn play(
 pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<ExitCode> {
     let targets = prepare(context, selectors, "cancel")?;
     let body = force.then(|| br#"{"force":true}"#.to_vec());
-    let canceled = act_on_each(context, &targets, "cancel", body.as_deref(), |_, err| err)?;
+    // GitLab answers a cancel with the job as it then is, canceled or not: reading it back is the
+    // same answer.
+    let read_back = |target: &Target| context.single_job(target.id).map(Some);
+    let canceled = act_on_each(
+        context,
+        &targets,
+        "cancel",
+        body.as_deref(),
+        &read_back,
+        |_, err| err,
+    )?;
     for job in &canceled {
         let status = &job.job.status;
         if !matches!(status, Status::Canceled | Status::Canceling) {
@@ -149,8 +219,20 @@ pub fn retry(
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let targets = prepare(context, selectors, "retry")?;
-    let retried = act_on_each(context, &targets, "retry", None, |target, err| {
-        match (err.http_status(), status_of(context, target)) {
+    let read_back = |target: &Target| -> Result<Option<Listed>> {
+        let name = match &target.known {
+            Some(known) => known.job.name.clone(),
+            None => context.single_job(target.id)?.job.name,
+        };
+        newer_attempt(context, &name, target.id)
+    };
+    let retried = act_on_each(
+        context,
+        &targets,
+        "retry",
+        None,
+        &read_back,
+        |target, err| match (err.http_status(), status_of(context, target)) {
             (Some(403), Some((name, status)))
                 if err
                     .gitlab_message()
@@ -163,8 +245,8 @@ pub fn retry(
                 ))
             }
             _ => err,
-        }
-    })?;
+        },
+    )?;
     for (target, new) in targets.iter().zip(&retried) {
         eprintln!(
             "gljob: retried #{} as {} (#{})",
@@ -180,8 +262,17 @@ pub fn retry(
 
 pub fn erase(context: &Context, selectors: &[Selector]) -> Result<ExitCode> {
     let targets = prepare(context, selectors, "erase")?;
-    let erased = act_on_each(context, &targets, "erase", None, |target, err| {
-        match (err.http_status(), status_of(context, target)) {
+    let read_back = |target: &Target| -> Result<Option<Listed>> {
+        let job = context.single_job(target.id)?;
+        Ok(job.job.erased_at.is_some().then_some(job))
+    };
+    let erased = act_on_each(
+        context,
+        &targets,
+        "erase",
+        None,
+        &read_back,
+        |target, err| match (err.http_status(), status_of(context, target)) {
             (Some(403), Some((name, status)))
                 if err
                     .gitlab_message()
@@ -195,8 +286,8 @@ pub fn erase(context: &Context, selectors: &[Selector]) -> Result<ExitCode> {
                 ))
             }
             _ => err,
-        }
-    })?;
+        },
+    )?;
     context.print_jobs(&erased)?;
     Ok(ExitCode::Done)
 }

@@ -26,7 +26,7 @@ pub struct Context {
 }
 
 pub fn run(invocation: Invocation, config: Config) -> Result<ExitCode> {
-    let client = Client::new(&config, invocation.verbose, invocation.retries);
+    let client = Client::new(&config, invocation.verbose, invocation.retries)?;
     // `gljob job` and `gljob agents` read the token's own job and need no project.
     let project = match &invocation.command {
         Command::Job { selectors } if selectors.is_empty() => String::new(),

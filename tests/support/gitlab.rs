@@ -17,7 +17,7 @@
 
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use tiny_http::{Header, Response, Server};
@@ -199,8 +199,10 @@ pub struct Fault {
     pub headers: Vec<(&'static str, String)>,
     /// Apply the real effect first (a write that reached GitLab), then answer with the fault.
     pub apply_first: bool,
-    /// Close the connection without an answer.
-    pub drop_connection: bool,
+    /// Never answer: the client sees its request go out and nothing come back (it times out).
+    pub no_answer: bool,
+    /// Answer with bytes that are not HTTP, as a connection reset mid-answer looks to a client.
+    pub garbage: bool,
     /// Let this many matching requests through before the fault strikes.
     pub skip: usize,
 }
@@ -215,7 +217,8 @@ impl Fault {
             body: body.as_bytes().to_vec(),
             headers: Vec::new(),
             apply_first: false,
-            drop_connection: false,
+            no_answer: false,
+            garbage: false,
             skip: 0,
         }
     }
@@ -570,9 +573,16 @@ fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
 }
 
 fn respond_fault(request: tiny_http::Request, fault: &Fault) {
-    if fault.drop_connection {
-        // Dropping the writer without a response closes the connection mid-exchange.
+    if fault.no_answer {
+        // tiny_http keeps the socket open for its reader: the client waits for an answer that
+        // never comes, until its own timeout.
         drop(request.into_writer());
+        return;
+    }
+    if fault.garbage {
+        let mut writer = request.into_writer();
+        let _ = writer.write_all(b"\x00\x15 not http at all\r\n\r\n");
+        let _ = writer.flush();
         return;
     }
     let mut response = Response::new(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod gitlab;
+pub mod net;
 pub mod schema;
 
 use gitlab::{API_TOKEN, GitLab, JOB_TOKEN, OWN_JOB_ID, PIPELINE_ID, PROJECT_ID, READ_TOKEN};

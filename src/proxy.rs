@@ -1,0 +1,257 @@
+//! Which proxy, if any, carries gljob's requests.
+//!
+//! gljob talks to one host, the API root's, so the choice is made once, the way curl and most
+//! tools read the variables: the scheme's own variable (`HTTPS_PROXY` for https, `HTTP_PROXY` for
+//! http, upper or lower case), else `ALL_PROXY`; and not at all when `NO_PROXY` names the host.
+//! ureq's own reading of the environment takes `HTTPS_PROXY` for http targets too and knows no
+//! ports in `NO_PROXY`, hence this module.
+
+use crate::error::{Error, Result};
+
+/// The proxy URL to use for `api_root`, or `None`. `env` is the process environment in production.
+pub fn choose(api_root: &str, env: impl Fn(&str) -> Option<String>) -> Result<Option<ProxyUrl>> {
+    let var = |name: &str| {
+        env(name)
+            .or_else(|| env(&name.to_ascii_lowercase()))
+            .filter(|v| !v.trim().is_empty())
+    };
+    let (scheme, host, port) = split_target(api_root);
+    let scheme_var = if scheme == "https" {
+        "HTTPS_PROXY"
+    } else {
+        "HTTP_PROXY"
+    };
+    let (name, url) = match (var(scheme_var), var("ALL_PROXY")) {
+        (Some(url), _) => (scheme_var, url),
+        (None, Some(url)) => ("ALL_PROXY", url),
+        (None, None) => return Ok(None),
+    };
+    if let Some(no_proxy) = var("NO_PROXY")
+        && bypasses(&no_proxy, &host, port)
+    {
+        return Ok(None);
+    }
+    ProxyUrl::parse(name, url.trim()).map(Some)
+}
+
+/// A proxy URL, validated; its credentials are never printed.
+#[derive(Clone)]
+pub struct ProxyUrl {
+    url: String,
+    /// What may be shown: scheme, host and port.
+    shown: String,
+}
+
+impl ProxyUrl {
+    fn parse(variable: &str, url: &str) -> Result<ProxyUrl> {
+        let with_scheme = if url.contains("://") {
+            url.to_string()
+        } else {
+            format!("http://{url}")
+        };
+        let (scheme, rest) = with_scheme.split_once("://").unwrap_or(("http", ""));
+        if scheme != "http" {
+            return Err(Error::usage(format!(
+                "{variable} must be an http:// proxy (gljob tunnels through it with CONNECT), not {scheme}://"
+            )));
+        }
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if host_port.is_empty() {
+            return Err(Error::usage(format!("{variable} has no proxy host")));
+        }
+        Ok(ProxyUrl {
+            url: format!("http://{authority}"),
+            shown: format!("http://{host_port}"),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// `http://host:port`, without credentials.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+}
+
+/// `(scheme, host, port)` of a URL already checked by `config::normalize_api_root`.
+fn split_target(url: &str) -> (String, String, u16) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let authority = rest.split('/').next().unwrap_or_default();
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').unwrap_or((v6, ""));
+        (
+            host.to_string(),
+            after.strip_prefix(':').and_then(|p| p.parse().ok()),
+        )
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host.to_string(), port.parse().ok()),
+            None => (authority.to_string(), None),
+        }
+    };
+    (
+        scheme.to_string(),
+        host.to_ascii_lowercase(),
+        port.unwrap_or(default_port),
+    )
+}
+
+/// Whether `NO_PROXY` exempts `host:port`. Entries are comma-separated: `*` (everything), a host or
+/// domain (`example.com` also covers `ci.example.com`; a leading `.` or `*.` means the same), an IP
+/// address, an IPv4 CIDR range (`10.0.0.0/8`), each optionally with `:port`.
+pub fn bypasses(no_proxy: &str, host: &str, port: u16) -> bool {
+    no_proxy
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let (pattern, entry_port) = split_entry_port(entry);
+            if entry_port.is_some_and(|p| p != port) {
+                return false;
+            }
+            let pattern = pattern
+                .trim_start_matches("*.")
+                .trim_start_matches('.')
+                .to_ascii_lowercase();
+            if let Some((net, bits)) = pattern.split_once('/') {
+                return in_cidr(host, net, bits);
+            }
+            let pattern = pattern.trim_start_matches('[').trim_end_matches(']');
+            host == pattern || host.ends_with(&format!(".{pattern}"))
+        })
+}
+
+fn split_entry_port(entry: &str) -> (&str, Option<u16>) {
+    if let Some(v6) = entry.strip_prefix('[') {
+        return match v6.split_once("]:") {
+            Some((host, port)) => (host, port.parse().ok()),
+            None => (entry, None),
+        };
+    }
+    match entry.rsplit_once(':') {
+        // More than one colon and no brackets: a bare IPv6 address, no port.
+        Some((host, _)) if host.contains(':') => (entry, None),
+        Some((host, port)) => match port.parse() {
+            Ok(port) => (host, Some(port)),
+            Err(_) => (entry, None),
+        },
+        None => (entry, None),
+    }
+}
+
+fn in_cidr(host: &str, net: &str, bits: &str) -> bool {
+    let (Ok(host), Ok(net), Ok(bits)) = (
+        host.parse::<std::net::Ipv4Addr>(),
+        net.parse::<std::net::Ipv4Addr>(),
+        bits.parse::<u32>(),
+    ) else {
+        return false;
+    };
+    if bits > 32 {
+        return false;
+    }
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
+    u32::from(host) & mask == u32::from(net) & mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn pick(root: &str, vars: &[(&str, &str)]) -> Option<String> {
+        let map: HashMap<&str, &str> = vars.iter().copied().collect();
+        choose(root, |n| map.get(n).map(|v| v.to_string()))
+            .unwrap()
+            .map(|p| p.as_str().to_string())
+    }
+
+    #[test]
+    fn the_schemes_own_variable_then_all_proxy() {
+        let vars = [
+            ("HTTPS_PROXY", "http://s:1"),
+            ("http_proxy", "http://p:2"),
+            ("ALL_PROXY", "http://a:3"),
+        ];
+        assert_eq!(
+            pick("https://h/api/v4", &vars).as_deref(),
+            Some("http://s:1")
+        );
+        assert_eq!(
+            pick("http://h/api/v4", &vars).as_deref(),
+            Some("http://p:2")
+        );
+        assert_eq!(
+            pick("http://h/api/v4", &[("ALL_PROXY", "a:3")]).as_deref(),
+            Some("http://a:3")
+        );
+        assert_eq!(
+            pick("https://h/api/v4", &[("HTTP_PROXY", "http://p:2")]),
+            None
+        );
+    }
+
+    #[test]
+    fn no_proxy_forms() {
+        assert!(bypasses("*", "gitlab.example.com", 443));
+        assert!(bypasses("example.com", "gitlab.example.com", 443));
+        assert!(bypasses(".example.com", "gitlab.example.com", 443));
+        assert!(bypasses("*.example.com", "gitlab.example.com", 443));
+        assert!(bypasses("example.com", "example.com", 443));
+        assert!(!bypasses("example.com", "badexample.com", 443));
+        assert!(bypasses("localhost, 127.0.0.1", "127.0.0.1", 8080));
+        assert!(bypasses(
+            "gitlab.example.com:8443",
+            "gitlab.example.com",
+            8443
+        ));
+        assert!(!bypasses(
+            "gitlab.example.com:8443",
+            "gitlab.example.com",
+            443
+        ));
+        assert!(bypasses("10.0.0.0/8", "10.1.2.3", 443));
+        assert!(!bypasses("10.0.0.0/8", "11.1.2.3", 443));
+        assert!(bypasses("[::1]:80", "::1", 80));
+        assert!(bypasses("::1", "::1", 80));
+        assert!(!bypasses("", "h", 1));
+    }
+
+    #[test]
+    fn no_proxy_bypasses_and_credentials_are_not_shown() {
+        let vars = [
+            ("HTTPS_PROXY", "http://user:secret@proxy:3128"),
+            ("NO_PROXY", "internal.example"),
+        ];
+        assert_eq!(pick("https://gitlab.internal.example/api/v4", &vars), None);
+        let map: HashMap<&str, &str> = vars.iter().copied().collect();
+        let proxy = choose("https://gitlab.com/api/v4", |n| {
+            map.get(n).map(|v| v.to_string())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(proxy.shown(), "http://proxy:3128");
+        assert_eq!(proxy.as_str(), "http://user:secret@proxy:3128");
+    }
+
+    #[test]
+    fn unsupported_proxies_are_usage_errors() {
+        let err = choose("https://h/api/v4", |n| {
+            (n == "HTTPS_PROXY").then(|| "socks5://p:1080".to_string())
+        })
+        .err()
+        .unwrap();
+        assert!(err.message().contains("HTTPS_PROXY"));
+    }
+}
