@@ -63,6 +63,8 @@ const PER_PAGE: usize = 100;
 const MAX_JSON_BODY: u64 = 64 * 1024 * 1024;
 /// Longest wait a `Retry-After` or backoff may impose on one retry.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+/// No retry starts once a request has spent this long, whatever `--retries` allows.
+const MAX_RETRY_TOTAL: Duration = Duration::from_secs(180);
 
 pub struct Client {
     agent: ureq::Agent,
@@ -86,13 +88,11 @@ impl Client {
             .timeout_connect(Some(config.request_timeout))
             .timeout_global(Some(config.request_timeout))
             .user_agent(concat!("gljob/", env!("CARGO_PKG_VERSION")));
-        if !config.extra_cas.is_empty() {
-            builder = builder.tls_config(
-                TlsConfig::builder()
-                    .root_certs(trusted_roots(&config.extra_cas)?)
-                    .build(),
-            );
-        }
+        builder = builder.tls_config(
+            TlsConfig::builder()
+                .root_certs(trusted_roots(&config.extra_cas)?)
+                .build(),
+        );
         let proxy = match &config.proxy {
             Some(url) => Some(ureq::Proxy::new(url.as_str()).map_err(|_| {
                 Error::usage(format!("the proxy {} is not a usable URL", url.shown()))
@@ -236,6 +236,7 @@ impl Client {
         let (kind, token) = self.pick(rule, method, route)?;
         let url = format!("{}{}{}", self.root, route, encode_query(query));
         let mut attempt: u32 = 0;
+        let first_try = Instant::now();
         loop {
             let started = Instant::now();
             let result = match method {
@@ -254,7 +255,7 @@ impl Client {
                     }
                 }
             };
-            let may_retry = attempt < self.retries;
+            let may_retry = attempt < self.retries && first_try.elapsed() < MAX_RETRY_TOTAL;
             match result {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -336,8 +337,8 @@ impl Client {
     }
 }
 
-/// Mozilla's roots (the same set ureq bundles) plus every certificate of the given PEM bundles: a
-/// root certificate store replaces the bundled one, so both must be given.
+/// Mozilla's roots plus every certificate of the given PEM bundles. This is the only root store:
+/// ureq's own bundled copy is not linked (see Cargo.toml), so this function always runs.
 fn trusted_roots(bundles: &[CaBundle]) -> Result<RootCerts> {
     let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()

@@ -39,7 +39,7 @@ pub fn judge(job: &Job, policy: Policy) -> Verdict {
         Status::Success => Verdict::Passed,
         Status::Failed | Status::Canceled if job.allow_failure && !policy.strict => {
             Verdict::PassedWithWarning(format!(
-                "{} ({}) is {} but allowed to fail",
+                "{} (#{}) is {} but allowed to fail",
                 job.name, job.id, job.status
             ))
         }

@@ -77,7 +77,7 @@ fn allow_failure_passes_with_a_warning_unless_strict() {
     run.expect(0);
     assert!(
         run.stderr
-            .contains("warning: lint (3) is failed but allowed to fail"),
+            .contains("warning: lint (#3) is failed but allowed to fail"),
         "{}",
         run.stderr
     );

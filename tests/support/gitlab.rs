@@ -238,6 +238,8 @@ pub struct State {
     pub faults: VecDeque<Fault>,
     /// Redirect every request to this URL (a second listener), to test that tokens do not follow.
     pub redirect_to: Option<String>,
+    /// Advance timelines on reads (tests); the try-it server advances them by the clock instead.
+    pub tick_on_reads: bool,
 }
 
 impl State {
@@ -249,8 +251,8 @@ impl State {
         self.jobs.iter_mut().find(|j| j.id == id)
     }
 
-    /// Advances every job of `pipeline` (all jobs when `None`) by one tick.
-    fn tick(&mut self, only: Option<u64>) {
+    /// Advances every job (or only job `only`) by one tick.
+    pub fn tick(&mut self, only: Option<u64>) {
         let ids: Vec<u64> = self
             .jobs
             .iter()
@@ -371,6 +373,7 @@ impl GitLab {
             requests: Vec::new(),
             faults: VecDeque::new(),
             redirect_to: None,
+            tick_on_reads: true,
         }));
         let thread = {
             let server = Arc::clone(&server);
@@ -729,11 +732,11 @@ fn project_route(state: &mut State, request: &Recorded, method: &str, rest: &[&s
         ("GET", ["jobs"]) => list(state, request, None, Kind::Build, false),
         ("GET", ["pipelines", pipeline, "jobs"]) => match pipeline.parse::<u64>() {
             Ok(p) => {
-                if request
+                let first_page = request
                     .query_values("page")
                     .first()
-                    .is_none_or(|p| *p == "1")
-                {
+                    .is_none_or(|p| *p == "1");
+                if state.tick_on_reads && first_page {
                     state.tick(None);
                 }
                 let retried = request.query_values("include_retried").first() == Some(&"true");
@@ -880,7 +883,9 @@ fn job_route(
     }
     match (method, action) {
         ("GET", []) => {
-            state.tick(Some(id));
+            if state.tick_on_reads {
+                state.tick(Some(id));
+            }
             Answer::json(200, render(state.job(id).expect("checked")))
         }
         ("GET", ["trace"]) => {

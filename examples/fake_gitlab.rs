@@ -1,0 +1,155 @@
+//! The GitLab test server as a program: try gljob without a GitLab, and benchmark it.
+//!
+//! ```sh
+//! cargo run --example fake_gitlab                      # the demo pipeline on 127.0.0.1:8080
+//! cargo run --example fake_gitlab -- --scenario bench  # 1,000 jobs, 50 to wait on, a 50 MB log
+//! cargo run --example fake_gitlab -- --tls DIR         # HTTPS with its own CA, written to DIR/ca.pem
+//! ```
+//!
+//! It prints the variables a runner would set; paste them into a shell and run gljob. It is built
+//! from `tests/support/`, the same server the integration tests use, and is not part of a release.
+
+#[path = "../tests/support/gitlab.rs"]
+mod gitlab;
+#[path = "../tests/support/net.rs"]
+mod net;
+
+use gitlab::{API_TOKEN, GitLab, JOB_TOKEN, Job, OWN_JOB_ID, PIPELINE_ID, PROJECT_ID, Step};
+use std::time::Duration;
+
+struct Options {
+    port: u16,
+    scenario: String,
+    tick: Duration,
+    tls_dir: Option<String>,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        port: 8080,
+        scenario: "demo".into(),
+        tick: Duration::from_secs(1),
+        tls_dir: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--port" => options.port = value()?.parse().map_err(|_| "--port: a number")?,
+            "--scenario" => options.scenario = value()?,
+            "--tick-ms" => {
+                options.tick =
+                    Duration::from_millis(value()?.parse().map_err(|_| "--tick-ms: a number")?)
+            }
+            "--tls" => options.tls_dir = Some(value()?),
+            "-h" | "--help" => {
+                return Err("usage: fake_gitlab [--port N] [--scenario demo|bench] [--tick-ms N] [--tls DIR]".into());
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(options)
+}
+
+/// build and tests that finish over a few seconds, a failing allow_failure job, a manual deploy,
+/// and a bridge to a downstream pipeline. Timelines advance once per tick of the clock.
+fn demo(server: &GitLab) {
+    server.add([
+        Job::new(101, "build", "build", "running").then(&["running", "success"]),
+        Job::new(102, "test 1/2", "test", "pending")
+            .then(&["pending", "pending", "running", "running", "success"]),
+        Job::new(103, "test 2/2", "test", "pending").then(&[
+            "pending", "running", "running", "running", "running", "success",
+        ]),
+        Job::new(104, "lint", "test", "running")
+            .allow_failure()
+            .steps(vec![vec![], vec![], vec![Step::Fail("script_failure")]]),
+        Job::new(105, "deploy-staging", "deploy", "manual")
+            .after_play(&["running", "running", "success"]),
+        Job::new(106, "downstream", "deploy", "created")
+            .bridge(Some(2000))
+            .then(&[
+                "created", "created", "created", "running", "running", "success",
+            ]),
+    ]);
+    let mut state = server.state();
+    state.tick_on_reads = false;
+    for id in [101, 102, 103, 104] {
+        if let Some(job) = state.jobs.iter_mut().find(|j| j.id == id) {
+            job.log = format!("\x1b[0Ksection_start:1764064800:step_script\r\x1b[0KRunning {id}\n")
+                .into_bytes();
+        }
+    }
+}
+
+/// A 1,000-job pipeline (with the job running gljob): 50 `wait-N` jobs that finish after three
+/// reads of the list, and `big-log`, whose log grows by 5 MB per read until 50 MB. Timelines
+/// advance per read, so each tool measured sees the same work.
+fn bench(server: &GitLab) {
+    let mut jobs: Vec<Job> = (1..=949)
+        .map(|i| Job::new(i, &format!("unit {i}"), "test", "success"))
+        .collect();
+    for i in 0..50u64 {
+        jobs.push(
+            Job::new(2000 + i, &format!("wait-{}", i + 1), "test", "running").steps(vec![
+                vec![],
+                vec![],
+                vec![Step::Status("success")],
+            ]),
+        );
+    }
+    let chunk = "x".repeat(1023) + "\n";
+    let five_mb = chunk.repeat(5 * 1024).into_bytes();
+    let mut growing: Vec<Vec<Step>> = (0..10).map(|_| vec![Step::Log(five_mb.clone())]).collect();
+    growing.push(vec![Step::Status("success")]);
+    jobs.push(Job::new(9000, "big-log", "test", "running").steps(growing));
+    server.add(jobs);
+}
+
+fn main() {
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(dir) = options.tls_dir {
+        let pki = net::make_pki();
+        std::fs::create_dir_all(&dir).expect("create the TLS directory");
+        std::fs::write(format!("{dir}/ca.pem"), &pki.ca_pem).expect("write ca.pem");
+        let tls = net::TlsGitLab::start(&pki);
+        println!("{}", tls.port);
+        eprintln!(
+            "HTTPS test server on 127.0.0.1:{} (certificate for localhost and 127.0.0.1); CA in {dir}/ca.pem",
+            tls.port
+        );
+        loop {
+            std::thread::park();
+        }
+    }
+    let server = GitLab::start_on(&format!("127.0.0.1:{}", options.port), (18, 3));
+    match options.scenario.as_str() {
+        "demo" => demo(&server),
+        "bench" => bench(&server),
+        other => {
+            eprintln!("unknown scenario {other}; demo or bench");
+            std::process::exit(2);
+        }
+    }
+    println!(
+        "export CI_API_V4_URL={} CI_PROJECT_ID={PROJECT_ID} CI_PIPELINE_ID={PIPELINE_ID} CI_JOB_ID={OWN_JOB_ID} CI_JOB_TOKEN={JOB_TOKEN} GITLAB_TOKEN={API_TOKEN}",
+        server.url
+    );
+    eprintln!(
+        "GitLab test server (scenario {}) on {}; Ctrl-C stops it",
+        options.scenario, server.url
+    );
+    let by_clock = !server.state().tick_on_reads;
+    loop {
+        std::thread::sleep(options.tick);
+        if by_clock {
+            server.state().tick(None);
+        }
+    }
+}
