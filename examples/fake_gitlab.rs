@@ -82,11 +82,11 @@ fn demo(server: &GitLab) {
     }
 }
 
-/// A 1,000-job pipeline (with the job running gljob): 50 `wait-N` jobs that finish after three
+/// A 1,000-job pipeline (with the job running gljob, 948 + 50 + 1 + 1): 50 `wait-N` jobs that finish after three
 /// reads of the list, and `big-log`, whose log grows by 5 MB per read until 50 MB. Timelines
 /// advance per read, so each tool measured sees the same work.
 fn bench(server: &GitLab) {
-    let mut jobs: Vec<Job> = (1..=949)
+    let mut jobs: Vec<Job> = (1..=948)
         .map(|i| Job::new(i, &format!("unit {i}"), "test", "success"))
         .collect();
     for i in 0..50u64 {
@@ -131,12 +131,18 @@ fn main() {
     let server = GitLab::start_on(&format!("127.0.0.1:{}", options.port), (18, 3));
     match options.scenario.as_str() {
         "demo" => demo(&server),
-        "bench" => bench(&server),
+        "bench" => {
+            bench(&server);
+            // python-gitlab follows Link, which GitLab builds from its external URL: point it
+            // here, or python-gitlab cannot list past the first page.
+            server.state().external_root = server.url.clone();
+        }
         other => {
             eprintln!("unknown scenario {other}; demo or bench");
             std::process::exit(2);
         }
     }
+    server.save_initial();
     println!(
         "export CI_API_V4_URL={} CI_PROJECT_ID={PROJECT_ID} CI_PIPELINE_ID={PIPELINE_ID} CI_JOB_ID={OWN_JOB_ID} CI_JOB_TOKEN={JOB_TOKEN} GITLAB_TOKEN={API_TOKEN}",
         server.url

@@ -88,11 +88,13 @@ impl Client {
             .timeout_connect(Some(config.request_timeout))
             .timeout_global(Some(config.request_timeout))
             .user_agent(concat!("gljob/", env!("CARGO_PKG_VERSION")));
-        builder = builder.tls_config(
-            TlsConfig::builder()
-                .root_certs(trusted_roots(&config.extra_cas)?)
-                .build(),
-        );
+        if config.api_root.starts_with("https://") {
+            builder = builder.tls_config(
+                TlsConfig::builder()
+                    .root_certs(trusted_roots(&config.extra_cas)?)
+                    .build(),
+            );
+        }
         let proxy = match &config.proxy {
             Some(url) => Some(ureq::Proxy::new(url.as_str()).map_err(|_| {
                 Error::usage(format!("the proxy {} is not a usable URL", url.shown()))
@@ -338,7 +340,7 @@ impl Client {
 }
 
 /// Mozilla's roots plus every certificate of the given PEM bundles. This is the only root store:
-/// ureq's own bundled copy is not linked (see Cargo.toml), so this function always runs.
+/// ureq's own bundled copy is not linked (see Cargo.toml), so every https:// root needs it.
 fn trusted_roots(bundles: &[CaBundle]) -> Result<RootCerts> {
     let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()

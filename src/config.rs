@@ -92,7 +92,12 @@ impl Config {
             .map_err(|why| Error::usage(format!("{api_root_source} is not usable: {why}")))?;
 
         let proxy = proxy::choose(&api_root, env)?;
-        let extra_cas = load_cas(overrides.ca_file.as_deref(), &env)?;
+        // CA files matter only to TLS; a plain http:// root does not read (or parse) them.
+        let extra_cas = if api_root.starts_with("https://") {
+            load_cas(overrides.ca_file.as_deref(), &env)?
+        } else {
+            Vec::new()
+        };
 
         let pipeline = match overrides.pipeline {
             Some(id) => Some(id),

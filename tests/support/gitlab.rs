@@ -240,6 +240,11 @@ pub struct State {
     pub redirect_to: Option<String>,
     /// Advance timelines on reads (tests); the try-it server advances them by the clock instead.
     pub tick_on_reads: bool,
+    /// What `POST /__reset` restores (the benchmark repeats a wait from the same start).
+    pub initial_jobs: Vec<Job>,
+    /// GitLab's configured external URL, from which it builds `Link` headers; another host than
+    /// the one the client used, as in a job that reaches GitLab through an internal address.
+    pub external_root: String,
 }
 
 impl State {
@@ -356,7 +361,10 @@ impl GitLab {
     }
 
     pub fn start_on(address: &str, version: (u32, u32)) -> GitLab {
-        let server = Arc::new(Server::http(address).expect("bind the test server"));
+        let listener = std::net::TcpListener::bind(address).expect("bind the test server");
+        without_nagle(&listener);
+        let server =
+            Arc::new(Server::from_listener(listener, None).expect("serve on the listener"));
         let port = server.server_addr().to_ip().expect("an IP listener").port();
         let mut own = Job::new(OWN_JOB_ID, "deploy-gate", "deploy", "running");
         own.pipeline_id = PIPELINE_ID;
@@ -374,6 +382,8 @@ impl GitLab {
             faults: VecDeque::new(),
             redirect_to: None,
             tick_on_reads: true,
+            initial_jobs: Vec::new(),
+            external_root: EXTERNAL_ROOT.to_string(),
         }));
         let thread = {
             let server = Arc::clone(&server);
@@ -407,6 +417,12 @@ impl GitLab {
             state.next_id = state.next_id.max(job.id + 1);
             state.jobs.push(job);
         }
+    }
+
+    /// Remembers the current jobs for `POST /__reset`.
+    pub fn save_initial(&self) {
+        let mut state = self.state();
+        state.initial_jobs = state.jobs.clone();
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -448,6 +464,19 @@ impl GitLab {
     pub fn fault(&self, fault: Fault) {
         self.state().faults.push_back(fault);
     }
+}
+
+/// Sets TCP_NODELAY on the listening socket; Linux copies it to every accepted socket. tiny_http
+/// has no option for it, and without it the last small segment of each answer waits for the
+/// client's delayed ACK (up to ~40 ms), which is GitLab-unlike and would time the server, not the
+/// client.
+fn without_nagle(listener: &std::net::TcpListener) {
+    use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+    // SAFETY: the stream borrows the listener's descriptor only to call setsockopt on it, and
+    // gives it back with into_raw_fd, so it is neither closed nor used after.
+    let stream = unsafe { std::net::TcpStream::from_raw_fd(listener.as_raw_fd()) };
+    let _ = stream.set_nodelay(true);
+    let _ = stream.into_raw_fd();
 }
 
 fn header(name: &str, value: &str) -> Header {
@@ -560,7 +589,11 @@ fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
         return;
     }
 
-    let answer = route(&mut guard, &recorded);
+    let answer = match (recorded.method.as_str(), recorded.path.as_str()) {
+        ("POST", "/__reset") => control_reset(&mut guard),
+        ("GET", "/__stats") => control_stats(&guard),
+        _ => route(&mut guard, &recorded),
+    };
     drop(guard);
     if let Some(fault) = &fault {
         respond_fault(request, fault);
@@ -573,6 +606,37 @@ fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
         response.add_header(header(name, value));
     }
     let _ = request.respond(response);
+}
+
+/// Test-server control, outside `/api/v4`: restore the jobs saved by [`GitLab::save_initial`] and
+/// forget the requests.
+fn control_reset(state: &mut State) -> Answer {
+    state.jobs = state.initial_jobs.clone();
+    state.next_id = 10_000;
+    state.requests.clear();
+    Answer::json(200, json!({"jobs": state.jobs.len()}))
+}
+
+/// Test-server control: what it received since the last reset (the stats request not counted).
+fn control_stats(state: &State) -> Answer {
+    let api: Vec<&Recorded> = state
+        .requests
+        .iter()
+        .filter(|r| r.path.contains("/api/v4/"))
+        .collect();
+    let list_pages = api
+        .iter()
+        .filter(|r| r.path.ends_with("/jobs") && r.path.contains("/pipelines/"))
+        .count();
+    let list_reads = api
+        .iter()
+        .filter(|r| r.path.ends_with("/jobs") && r.path.contains("/pipelines/"))
+        .filter(|r| r.query_values("page").first().is_none_or(|p| *p == "1"))
+        .count();
+    Answer::json(
+        200,
+        json!({"requests": api.len(), "pipeline_list_pages": list_pages, "pipeline_list_reads": list_reads}),
+    )
 }
 
 fn respond_fault(request: tiny_http::Request, fault: &Fault) {
@@ -827,7 +891,7 @@ fn list(
         .path
         .find("/api/v4/")
         .map_or("", |i| &request.path[i + 7..]);
-    let external = format!("{EXTERNAL_ROOT}{route}");
+    let external = format!("{}{route}", state.external_root);
     let link =
         |p: usize, rel: &str| format!("<{external}?page={p}&per_page={per_page}>; rel=\"{rel}\"");
     let mut links = Vec::new();
