@@ -332,10 +332,15 @@ impl Client {
                 redact_url(&self.root)
             ),
         };
-        Error::gitlab(format!(
+        let message = format!(
             "{} {route}: could not reach GitLab: {what}; {next}",
             method.as_str()
-        ))
+        );
+        if is_never_sent(err) {
+            Error::unreached(message)
+        } else {
+            Error::gitlab(message)
+        }
     }
 }
 

@@ -332,6 +332,32 @@ mod tests {
     }
 
     #[test]
+    fn ca_files_are_read_for_https_roots_only() {
+        let missing = ("SSL_CERT_FILE", "/nonexistent/bundle.pem");
+        let http = load(
+            &[("CI_API_V4_URL", "http://127.0.0.1:1/api/v4"), missing],
+            Overrides::default(),
+        );
+        assert!(http.unwrap().extra_cas.is_empty());
+        let https = load(
+            &[("CI_API_V4_URL", "https://h/api/v4"), missing],
+            Overrides::default(),
+        );
+        assert!(https.unwrap_err().message().contains("SSL_CERT_FILE"));
+        let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let inline = load(
+            &[
+                ("CI_API_V4_URL", "https://h/api/v4"),
+                ("CI_SERVER_TLS_CA_FILE", pem),
+            ],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(inline.extra_cas[0].source, "CI_SERVER_TLS_CA_FILE");
+        assert_eq!(inline.extra_cas[0].pem, pem.as_bytes());
+    }
+
+    #[test]
     fn plain_http_warns_except_on_loopback() {
         let config = |url: &str| load(&[("CI_API_V4_URL", url)], Overrides::default()).unwrap();
         assert!(

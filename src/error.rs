@@ -37,6 +37,9 @@ pub struct Error {
     /// The HTTP status and GitLab's `message`, when GitLab answered: callers that know more about
     /// the command (play, retry) use them to explain the refusal better.
     answer: Option<(u16, String)>,
+    /// The request provably never reached GitLab (the connection was refused): a write that failed
+    /// so did not happen.
+    unreached: bool,
 }
 
 impl Error {
@@ -45,6 +48,7 @@ impl Error {
             code: ExitCode::Usage,
             message: message.into(),
             answer: None,
+            unreached: false,
         }
     }
 
@@ -53,7 +57,20 @@ impl Error {
             code: ExitCode::GitLab,
             message: message.into(),
             answer: None,
+            unreached: false,
         }
+    }
+
+    /// GitLab could not be reached at all: nothing was sent.
+    pub fn unreached(message: impl Into<String>) -> Self {
+        Error {
+            unreached: true,
+            ..Error::gitlab(message)
+        }
+    }
+
+    pub fn never_reached_gitlab(&self) -> bool {
+        self.unreached
     }
 
     /// A refusal or failure that GitLab answered with `status` and `gitlab_message`.
@@ -62,6 +79,7 @@ impl Error {
             code: ExitCode::GitLab,
             message,
             answer: Some((status, gitlab_message)),
+            unreached: false,
         }
     }
 

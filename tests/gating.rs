@@ -325,6 +325,22 @@ fn selectors_add_up_and_never_pick_the_running_job() {
 }
 
 #[test]
+fn an_id_outside_the_pipeline_is_read_on_its_own_with_an_access_token() {
+    let server = GitLab::start(GITLAB_18);
+    let mut elsewhere = Job::new(77, "nightly", "test", "running")
+        .then(&["running", "running", "running", "success"]);
+    elsewhere.pipeline_id = 999;
+    server.add([elsewhere, Job::new(1, "build", "build", "success")]);
+    let run = wait(&server, &["77"], &[]);
+    run.expect(3)
+        .says("job 77 is not in pipeline 1000")
+        .says("GITLAB_TOKEN");
+    let run = gljob_api(&server, &["wait", "77", "build", "--interval", "5ms"]);
+    run.expect(0).says("nightly (#77): running -> success");
+    assert!(!server.requests_to("GET", "/projects/42/jobs/77").is_empty());
+}
+
+#[test]
 fn check_judges_now_without_waiting() {
     let server = GitLab::start(GITLAB_18);
     server.add([

@@ -92,6 +92,32 @@ fn cancel_retry_erase_are_read_back_after_a_lost_answer() {
 }
 
 #[test]
+fn a_write_that_cannot_connect_is_resent_and_then_reported_as_not_sent() {
+    let server = GitLab::start(GITLAB_18);
+    let closed = "http://127.0.0.1:9/api/v4";
+    let run = gljob(
+        &server,
+        &["play", "5", "--retries", "1"],
+        &[
+            ("GITLAB_TOKEN", Some(API_TOKEN)),
+            ("CI_API_V4_URL", Some(closed)),
+        ],
+    );
+    // Refused twice (the first try and one resend): it never reached GitLab, so it did not
+    // happen, and no read-back is attempted.
+    run.expect(3)
+        .says("retrying in")
+        .says("could not reach GitLab");
+    assert!(!run.stderr.contains("took effect") && !run.stderr.contains("unknown"));
+    assert_eq!(
+        run.stderr.matches("retrying in").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn reads_are_retried_on_5xx_and_429_honouring_retry_after() {
     let server = GitLab::start(GITLAB_18);
     let mut limited = Fault::status("GET", "/job", 429, "Retry later");

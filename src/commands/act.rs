@@ -81,6 +81,9 @@ fn act_on_each(
 /// A failure after which the write may have reached GitLab: no answer (reset, timeout), or a 5xx
 /// from GitLab or a proxy in front of it.
 fn is_ambiguous(err: &Error) -> bool {
+    if err.never_reached_gitlab() {
+        return false;
+    }
     match err.http_status() {
         Some(status) => status >= 500,
         None => err.exit_code() == ExitCode::GitLab,

@@ -158,14 +158,15 @@ impl Context {
                 in_pipeline: true,
             })
             .collect();
-        if !picked_ids.is_empty() {
+        if let Some(first) = picked_ids.first() {
+            // Known only after the pipeline was read, so this is a selector that matched nothing
+            // there (exit 3), not a usage error (exit 2 promises that nothing was sent).
             self.client
                 .require(TokenRule::Access, Method::Get, "/projects/:id/jobs/:job_id")
                 .map_err(|_| {
-                    Error::usage(format!(
-                        "job {} is not in pipeline {pipeline}; reading a job outside the \
-                         pipeline (GET /projects/:id/jobs/:job_id) needs GITLAB_TOKEN with read_api",
-                        picked_ids[0]
+                    Error::gitlab(format!(
+                        "job {first} is not in pipeline {pipeline}; reading a job outside the \
+                         pipeline (GET /projects/:id/jobs/:job_id) needs GITLAB_TOKEN with read_api"
                     ))
                 })?;
         }
