@@ -822,6 +822,8 @@ fn project_route(state: &mut State, request: &Recorded, method: &str, rest: &[&s
     }
 }
 
+/// GitLab's `AVAILABLE_STATUSES`, written out here on purpose rather than taken from gljob's own
+/// list: the test server is GitLab's side and must not share the code it checks.
 const STATUSES: [&str; 13] = [
     "created",
     "waiting_for_resource",
