@@ -584,6 +584,12 @@ fn hint(
         }
         (404, _) => "check the API URL, project and pipeline".into(),
         (400, _) => "GitLab refused the request's parameters".into(),
+        // gitlab-behaviour.md §4: GitLab may cap offset pagination of a project's jobs.
+        (405, _) if message.contains("Offset pagination") => {
+            "this GitLab lists at most so many jobs by page; use --limit, or list a pipeline's jobs \
+             instead of --project-wide"
+                .into()
+        }
         (429, _) => "GitLab is rate-limiting these requests (the project jobs list allows 600 a \
             minute per user by default); try again later or poll less often"
             .into(),

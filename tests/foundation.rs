@@ -673,6 +673,28 @@ fn server_errors_and_html_pages_are_one_line_with_what_came_back() {
 }
 
 #[test]
+fn gitlabs_offset_limit_on_project_jobs_says_what_to_do() {
+    let server = GitLab::start(GITLAB_18);
+    server.add((1..=150).map(|i| Job::new(i, &format!("j{i}"), "test", "success")));
+    let mut capped = Fault::status(
+        "GET",
+        "/projects/42/jobs",
+        405,
+        r#"{"message":"405 Method Not Allowed - Offset pagination has a maximum allowed offset of 100 for requests that return objects of type Ci::Build. Remaining records can be retrieved using keyset pagination."}"#,
+    );
+    capped.skip = 1;
+    server.fault(capped);
+    let run = gljob(&server, &["jobs", "--project-wide"], &[api_token()]);
+    run.expect(3).says("405").says("use --limit");
+    gljob(
+        &server,
+        &["jobs", "--project-wide", "--limit", "100"],
+        &[api_token()],
+    )
+    .expect(0);
+}
+
+#[test]
 fn nothing_listens_is_exit_3() {
     let server = GitLab::start(GITLAB_18);
     let closed = "http://127.0.0.1:9/api/v4";
