@@ -85,8 +85,13 @@ impl Client {
             .http_status_as_error(false)
             // A redirect would carry the token to wherever GitLab (or a proxy) points; never follow.
             .max_redirects(0)
+            // Every wait for the network is bounded, so a silent GitLab or proxy cannot hang a job;
+            // the whole exchange is not, so a large log on a slow link is not cut off mid-way.
+            .timeout_resolve(Some(config.request_timeout))
             .timeout_connect(Some(config.request_timeout))
-            .timeout_global(Some(config.request_timeout))
+            .timeout_recv_response(Some(config.request_timeout))
+            .timeout_per_read(Some(config.request_timeout))
+            .timeout_per_write(Some(config.request_timeout))
             .user_agent(concat!("gljob/", env!("CARGO_PKG_VERSION")));
         if config.api_root.starts_with("https://") {
             builder = builder.tls_config(

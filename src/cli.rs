@@ -80,7 +80,8 @@ pub const FLAGS: &[FlagDoc] = &[
     FlagDoc {
         name: "--request-timeout",
         value: "DURATION",
-        help: "give up on one request after this long [default: 30s]",
+        help: "give up when GitLab is silent this long: connecting, awaiting an answer, or \
+               between two reads of it [default: 30s]",
         variable: "",
         commands: &["*"],
     },
