@@ -298,7 +298,7 @@ impl Client {
 
     fn log(&self, method: Method, url: &str, outcome: &str, started: Instant) {
         if self.verbose {
-            eprintln!(
+            note!(
                 "gljob: {} {} -> {outcome} ({} ms)",
                 method.as_str(),
                 redact_url(url),
@@ -308,7 +308,7 @@ impl Client {
     }
 
     fn note_retry(&self, method: Method, route: &str, why: &str, delay: Duration) {
-        eprintln!(
+        note!(
             "gljob: {} {route}: {why}; retrying in {:.1}s",
             method.as_str(),
             delay.as_secs_f64()

@@ -174,7 +174,7 @@ pub fn wait(
             }
             Err(err) if is_passing(&err) && failed_rounds + 1 < MAX_FAILED_ROUNDS => {
                 failed_rounds += 1;
-                eprintln!(
+                note!(
                     "[{:>6}] gljob: this round failed, trying again: {}",
                     elapsed(started),
                     err.message()
@@ -233,7 +233,7 @@ fn elapsed(started: Instant) -> String {
 }
 
 fn progress(started: Instant, job: &Listed, what: &str) {
-    eprintln!(
+    note!(
         "[{:>6}] {}{} (#{}): {what}",
         elapsed(started),
         job.job.name,
@@ -267,9 +267,9 @@ pub fn report(followed: &[Followed], outcome: Outcome, policy: Policy) {
         {
             line.push_str(&format!(" {url}"));
         }
-        eprintln!("{line}");
+        note!("{line}");
         if let Verdict::PassedWithWarning(warning) = verdict {
-            eprintln!("warning: {warning}; --strict would fail it");
+            note!("warning: {warning}; --strict would fail it");
         }
     }
 }

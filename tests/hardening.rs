@@ -407,6 +407,32 @@ fn plain_http_to_another_host_warns_once() {
     assert!(!run.stderr.contains("unencrypted"), "loopback is exempt");
 }
 
+/// A stderr that fails to take a line (`2>/dev/full`, a full disk) must not turn a verdict into an
+/// abort: `eprintln!` panics there, and with `panic = "abort"` the exit code would be 134.
+#[test]
+fn a_failing_stderr_does_not_change_the_verdict() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(2, "test", "test", "running").then(&["running", "failed"])]);
+    let script = "\"$GLJOB\" wait test --interval 5ms 2>/dev/full; echo \"exit $?\"; \
+                  \"$GLJOB\" bogus-command 2>/dev/full; echo \"exit $?\"; \
+                  \"$GLJOB\" wait test --interval 5ms >&- 2>&-; echo \"exit $?\"";
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env_clear()
+        .envs(support::runner_env(&server))
+        .env("GLJOB", env!("CARGO_BIN_EXE_gljob"))
+        .output()
+        .expect("run sh");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "exit 1\nexit 2\nexit 1\n"
+    );
+}
+
 /// Every command, against every kind of fault, with `--verbose`: the harness searches all output
 /// of every run for the tokens (and their tails).
 #[test]

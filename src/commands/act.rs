@@ -36,7 +36,7 @@ fn act_on_each(
             }
             Err(err) if is_ambiguous(&err) => match read_back(target) {
                 Ok(Some(job)) => {
-                    eprintln!(
+                    note!(
                         "gljob: {} (the answer was lost); reading job {} back shows the {action} \
                          took effect",
                         err.message(),
@@ -204,10 +204,11 @@ pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<
         let status = &job.job.status;
         if !matches!(status, Status::Canceled | Status::Canceling) {
             // GitLab answers 201 with the job unchanged when it cannot be canceled.
-            eprintln!(
+            note!(
                 "gljob: {} (#{}) is {status}: GitLab left it unchanged (only jobs that have not \
                  finished can be canceled)",
-                job.job.name, job.job.id
+                job.job.name,
+                job.job.id
             );
         }
     }
@@ -251,9 +252,11 @@ pub fn retry(
         },
     )?;
     for (target, new) in targets.iter().zip(&retried) {
-        eprintln!(
+        note!(
             "gljob: retried #{} as {} (#{})",
-            target.id, new.job.name, new.job.id
+            target.id,
+            new.job.name,
+            new.job.id
         );
     }
     context.print_jobs(&retried)?;

@@ -66,7 +66,7 @@ pub fn follow(
         Outcome::Passed => ExitCode::Done,
         Outcome::NotPassed => ExitCode::NotPassed,
         Outcome::TimedOut => {
-            eprintln!(
+            note!(
                 "gljob: timed out after {} with {} job(s) not final",
                 crate::duration::human(started.elapsed().as_secs_f64()),
                 followed
@@ -111,7 +111,7 @@ pub fn check(
             if let Some(url) = &job.web_url {
                 line.push_str(&format!(" {url}"));
             }
-            eprintln!("{line}");
+            note!("{line}");
         }
     }
     if context.format != output::Format::Human {

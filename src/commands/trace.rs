@@ -51,10 +51,11 @@ pub fn trace(
         let skipped = io::copy(&mut (&mut reader).take(printed), &mut io::sink())
             .map_err(|e| read_error(&route, e))?;
         if skipped < printed {
-            eprintln!(
+            note!(
                 "gljob: the log of {} (#{}) got shorter (erased or restarted); printing it again \
                  from the start",
-                job.job.name, job.job.id
+                job.job.name,
+                job.job.id
             );
             printed = 0;
             continue;
@@ -67,7 +68,7 @@ pub fn trace(
             if job.job.status == Status::Success {
                 return Ok(ExitCode::Done);
             }
-            eprintln!(
+            note!(
                 "gljob: {} (#{}) ended {}{}",
                 job.job.name,
                 job.job.id,
