@@ -446,6 +446,30 @@ fn trace_follow_prints_only_new_bytes_and_ends_with_the_job() {
 }
 
 #[test]
+fn trace_follow_of_a_name_moves_to_the_retried_attempt() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(4, "e2e", "test", "running").steps(vec![
+        vec![Step::Log(b"attempt 1\n".to_vec())],
+        vec![Step::Fail("script_failure")],
+        vec![Step::Retry(vec![
+            vec![Step::Log(b"attempt 2\n".to_vec())],
+            vec![Step::Status("success")],
+        ])],
+    ])]);
+    let run = gljob_api(&server, &["trace", "e2e", "--follow", "--interval", "5ms"]);
+    run.expect(0)
+        .says("e2e (#4) ended failed and was retried as #10000");
+    assert_eq!(run.out(), "attempt 1\nattempt 2\n");
+
+    // By id, the job itself is followed, and its failure is the verdict.
+    server.add([Job::new(5, "lint", "test", "running").steps(vec![
+        vec![Step::Fail("script_failure")],
+        vec![Step::Retry(vec![vec![Step::Status("success")]])],
+    ])]);
+    gljob_api(&server, &["trace", "5", "--follow", "--interval", "5ms"]).expect(1);
+}
+
+#[test]
 fn passing_failures_inside_a_wait_do_not_end_it() {
     let server = GitLab::start(GITLAB_18);
     server.add([Job::new(1, "build", "build", "running").then(&["running", "running", "success"])]);

@@ -90,14 +90,6 @@ fn is_ambiguous(err: &Error) -> bool {
     }
 }
 
-/// The newest attempt of `name` in the configured pipeline, if it is newer than `than`.
-fn newer_attempt(context: &Context, name: &str, than: u64) -> Result<Option<Listed>> {
-    Ok(context
-        .pipeline_jobs()?
-        .into_iter()
-        .find(|j| j.job.name == name && j.job.id > than))
-}
-
 fn prepare(context: &Context, selectors: &[Selector], action: &str) -> Result<Vec<Target>> {
     context.client.require(
         TokenRule::Access,
@@ -142,7 +134,7 @@ pub fn play(
         let job = context.single_job(target.id)?;
         match job.job.status {
             Status::Manual | Status::Scheduled => Ok(None),
-            ref status if status.is_final() => newer_attempt(context, &job.job.name, job.job.id),
+            ref status if status.is_final() => context.newer_attempt(&job.job.name, job.job.id),
             _ => Ok(Some(job)),
         }
     };
@@ -228,7 +220,7 @@ pub fn retry(
             Some(known) => known.job.name.clone(),
             None => context.single_job(target.id)?.job.name,
         };
-        newer_attempt(context, &name, target.id)
+        context.newer_attempt(&name, target.id)
     };
     let retried = act_on_each(
         context,

@@ -104,6 +104,15 @@ impl Context {
             .collect()
     }
 
+    /// The latest attempt of `name` in the configured pipeline, if it is newer than job `than`:
+    /// GitLab gives a retried or replayed job a new id.
+    pub fn newer_attempt(&self, name: &str, than: u64) -> Result<Option<Listed>> {
+        Ok(self
+            .pipeline_jobs()?
+            .into_iter()
+            .find(|j| j.job.name == name && j.job.id > than))
+    }
+
     pub fn single_job(&self, id: u64) -> Result<Listed> {
         let route = routes::job(&self.project, id);
         let raw = self.client.get_json(&route, TokenRule::Access)?;

@@ -41,11 +41,16 @@ pub fn trace(
         };
     }
 
+    // A job named in the pipeline is followed into its next attempt if it is retried; one given by
+    // id is followed as that job.
+    let followed_name = target.known.as_ref().map(|k| k.job.name.clone());
+    let mut job_id = target.id;
+    let mut route = route;
     // GitLab sends the whole log on every read: remember how much was printed and print the rest.
     let mut printed: u64 = 0;
     loop {
         // The status is read before the log, so once it is final the log read after it is whole.
-        let job = context.single_job(target.id)?;
+        let job = context.single_job(job_id)?;
         let body = context.client.get_body(&route, TokenRule::Access)?;
         let mut reader = body.into_reader();
         let skipped = io::copy(&mut (&mut reader).take(printed), &mut io::sink())
@@ -67,6 +72,20 @@ pub fn trace(
         if job.job.status.is_final() {
             if job.job.status == Status::Success {
                 return Ok(ExitCode::Done);
+            }
+            if let Some(name) = &followed_name
+                && let Some(next) = context.newer_attempt(name, job_id)?
+            {
+                note!(
+                    "gljob: {name} (#{job_id}) ended {} and was retried as #{}; printing the new \
+                     attempt's log from the start",
+                    job.job.status,
+                    next.job.id
+                );
+                job_id = next.job.id;
+                route = routes::job_action(&context.project, job_id, "trace");
+                printed = 0;
+                continue;
             }
             note!(
                 "gljob: {} (#{}) ended {}{}",
