@@ -1,7 +1,7 @@
 //! The GitLab REST API v4 client: which token each route takes, pagination, retries, and errors
 //! that say what GitLab answered and what to do about it.
 
-use crate::config::{CaBundle, Config, Secret, encode_path_segment};
+use crate::config::{CaBundle, Config, Secret, encode_path_segment, uses_tls};
 use crate::error::{Error, Result, clean_snippet};
 use crate::jitter;
 use crate::proxy::ProxyUrl;
@@ -93,7 +93,7 @@ impl Client {
             .timeout_per_read(Some(config.request_timeout))
             .timeout_per_write(Some(config.request_timeout))
             .user_agent(concat!("gljob/", env!("CARGO_PKG_VERSION")));
-        if config.api_root.starts_with("https://") {
+        if uses_tls(&config.api_root) {
             builder = builder.tls_config(
                 TlsConfig::builder()
                     .root_certs(trusted_roots(&config.extra_cas)?)

@@ -59,12 +59,6 @@ pub struct Config {
     pub extra_cas: Vec<CaBundle>,
 }
 
-impl fmt::Debug for ProxyUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.shown())
-    }
-}
-
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Config {
@@ -93,7 +87,7 @@ impl Config {
 
         let proxy = proxy::choose(&api_root, env)?;
         // CA files matter only to TLS; a plain http:// root does not read (or parse) them.
-        let extra_cas = if api_root.starts_with("https://") {
+        let extra_cas = if uses_tls(&api_root) {
             load_cas(overrides.ca_file.as_deref(), &env)?
         } else {
             Vec::new()
@@ -163,6 +157,11 @@ impl Config {
             )
         })
     }
+}
+
+/// Whether requests to `api_root` go over TLS, so that CA files and a root store matter at all.
+pub fn uses_tls(api_root: &str) -> bool {
+    api_root.starts_with("https://")
 }
 
 /// `--ca-file`, `CI_SERVER_TLS_CA_FILE` and `SSL_CERT_FILE`, all of them, each a path to a PEM file

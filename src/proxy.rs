@@ -42,6 +42,13 @@ pub struct ProxyUrl {
     shown: String,
 }
 
+/// Shows only scheme, host and port: a `Config` printed with `{:?}` must not carry credentials.
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.shown())
+    }
+}
+
 impl ProxyUrl {
     fn parse(variable: &str, url: &str) -> Result<ProxyUrl> {
         let with_scheme = if url.contains("://") {
@@ -242,6 +249,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(proxy.shown(), "http://proxy:3128");
+        assert_eq!(format!("{proxy:?}"), "http://proxy:3128");
         assert_eq!(proxy.as_str(), "http://user:secret@proxy:3128");
     }
 
