@@ -4,6 +4,7 @@
 use crate::config::Overrides;
 use crate::duration;
 use crate::error::{Error, Result};
+use crate::model::Status;
 use crate::output::Format;
 use crate::select::Selector;
 use crate::wait::{DEFAULT_INTERVAL, Policy, WaitOptions};
@@ -22,7 +23,6 @@ pub struct FlagDoc {
 const SELECTING: &[&str] = &[
     "job", "trace", "play", "cancel", "retry", "erase", "wait", "check",
 ];
-const WAITING: &[&str] = &["wait", "play", "retry"];
 const JUDGING: &[&str] = &["wait", "play", "retry", "check"];
 
 pub const FLAGS: &[FlagDoc] = &[
@@ -172,9 +172,10 @@ pub const FLAGS: &[FlagDoc] = &[
     FlagDoc {
         name: "--timeout",
         value: "DURATION",
-        help: "stop waiting after this long and exit 124 (500ms, 30s, 5m, 1h30m) [default: none]",
+        help: "stop after this long and exit 124 (500ms, 30s, 5m, 1h30m); bounds every request, \
+               retry and pause, and the exit comes within 2s of it [default: none]",
         variable: "",
-        commands: WAITING,
+        commands: &["wait", "play", "retry", "trace"],
     },
     FlagDoc {
         name: "--interval",
@@ -236,7 +237,7 @@ pub const COMMANDS: &[CommandDoc] = &[
     },
     CommandDoc {
         name: "trace",
-        usage: "gljob trace SELECTOR [--follow [--interval DURATION]]",
+        usage: "gljob trace SELECTOR [--follow [--interval DURATION] [--timeout DURATION]]",
         about: "Print a job's log, bytes unchanged (access token).",
     },
     CommandDoc {
@@ -291,6 +292,7 @@ pub enum Command {
         selectors: Vec<Selector>,
         follow: bool,
         interval: Duration,
+        timeout: Option<Duration>,
     },
     Play {
         selectors: Vec<Selector>,
@@ -314,12 +316,29 @@ pub enum Command {
     },
     Check {
         selectors: Vec<Selector>,
-        statuses: Option<Vec<String>>,
+        statuses: Option<Vec<Status>>,
         policy: Policy,
     },
 }
 
 impl Command {
+    /// `--timeout`: the deadline of the whole command, where the command waits.
+    pub fn timeout(&self) -> Option<Duration> {
+        match self {
+            Command::Wait { options, .. } => options.timeout,
+            Command::Play {
+                wait: Some(options),
+                ..
+            }
+            | Command::Retry {
+                wait: Some(options),
+                ..
+            } => options.timeout,
+            Command::Trace { timeout, .. } => *timeout,
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Command::Job { .. } => "job",
@@ -513,8 +532,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed> {
             "--timeout, --interval, --strict and --allow-skipped need --wait on `gljob {name}`"
         )));
     }
-    if interval.is_some() && name == "trace" && !follow {
-        return Err(Error::usage("--interval on `gljob trace` needs --follow"));
+    if (interval.is_some() || timeout.is_some()) && name == "trace" && !follow {
+        return Err(Error::usage(
+            "--interval and --timeout on `gljob trace` need --follow",
+        ));
+    }
+    if timeout == Some(Duration::ZERO) {
+        return Err(Error::usage("--timeout must be more than 0 (e.g. 10m)"));
     }
     if interval == Some(Duration::ZERO) {
         return Err(Error::usage(
@@ -599,6 +623,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed> {
             selectors,
             follow,
             interval: interval.unwrap_or(DEFAULT_INTERVAL),
+            timeout,
         },
         "play" => Command::Play {
             selectors,
@@ -620,7 +645,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed> {
         },
         "check" => Command::Check {
             selectors,
-            statuses: statuses.map(|s| split_list(&s)).transpose()?,
+            statuses: statuses
+                .map(|s| split_list(&s))
+                .transpose()?
+                .map(|list| list.into_iter().map(Status::from).collect()),
             policy,
         },
         // `name` was taken from COMMANDS above, and every entry there has an arm here.
@@ -675,6 +703,8 @@ fn parse_variable(text: &str) -> Result<(String, String)> {
     }
 }
 
+/// A comma-separated list of GitLab's 13 job statuses. A typo (`sucess`) is a usage error that
+/// names the nearest status: a check against a status that never occurs would always fail.
 fn split_list(text: &str) -> Result<Vec<String>> {
     let items: Vec<String> = text
         .split(',')
@@ -685,14 +715,36 @@ fn split_list(text: &str) -> Result<Vec<String>> {
         return Err(Error::usage("an empty status list"));
     }
     for item in &items {
-        if !item.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        if !Status::KNOWN.contains(&item.as_str()) {
+            let nearest = Status::KNOWN
+                .iter()
+                .min_by_key(|known| edit_distance(item, known))
+                .filter(|known| edit_distance(item, known) <= 2)
+                .map(|known| format!(" (did you mean '{known}'?)"))
+                .unwrap_or_default();
             return Err(Error::usage(format!(
-                "'{item}' is not a job status; GitLab's are {}",
-                crate::model::Status::KNOWN.join(", ")
+                "'{item}' is not a job status{nearest}; GitLab's 13 are {}",
+                Status::KNOWN.join(", ")
             )));
         }
     }
     Ok(items)
+}
+
+/// Levenshtein distance, for suggesting what a typo meant.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb)).min(row[j] + 1).min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn split_scopes(scopes: &[String]) -> Result<Vec<String>> {

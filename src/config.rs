@@ -101,17 +101,31 @@ impl Config {
         Ok(Config {
             api_root,
             api_root_source,
-            project: overrides.project.clone().or_else(|| env("CI_PROJECT_ID")),
+            project: match &overrides.project {
+                Some(project) if project.trim().is_empty() => {
+                    return Err(Error::usage(
+                        "--project is empty: give a project id or path (group/project)",
+                    ));
+                }
+                Some(project) => Some(project.clone()),
+                None => env("CI_PROJECT_ID"),
+            },
             pipeline,
             own_job_id: parse_id_var(&env, "CI_JOB_ID")?,
-            job_token: env("CI_JOB_TOKEN").map(|t| Secret(t.trim().to_string())),
-            access_token: overrides
-                .token
-                .clone()
-                .filter(|t| !t.trim().is_empty())
-                .or_else(|| env("GITLAB_TOKEN"))
-                .map(|t| Secret(t.trim().to_string())),
-            request_timeout: overrides.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            job_token: secret("CI_JOB_TOKEN", env("CI_JOB_TOKEN"))?,
+            access_token: match overrides.token.clone().filter(|t| !t.trim().is_empty()) {
+                Some(token) => secret("--token", Some(token))?,
+                None => secret("GITLAB_TOKEN", env("GITLAB_TOKEN"))?,
+            },
+            request_timeout: match overrides.request_timeout {
+                Some(timeout) if timeout.is_zero() => {
+                    return Err(Error::usage(
+                        "--request-timeout must be more than 0 (e.g. 30s)",
+                    ));
+                }
+                Some(timeout) => timeout,
+                None => DEFAULT_REQUEST_TIMEOUT,
+            },
             proxy,
             extra_cas,
         })
@@ -195,6 +209,19 @@ fn load_cas(flag: Option<&str>, env: &impl Fn(&str) -> Option<String>) -> Result
         .collect()
 }
 
+/// A token, trimmed. One holding a line break or another control character would be refused by
+/// the HTTP layer after the fact (or split a header): it is a usage error, naming where it came
+/// from and never showing it.
+fn secret(source: &str, value: Option<String>) -> Result<Option<Secret>> {
+    match value {
+        None => Ok(None),
+        Some(value) if value.trim().chars().any(char::is_control) => Err(Error::usage(format!(
+            "{source} holds a line break or another control character; set it to the token alone"
+        ))),
+        Some(value) => Ok(Some(Secret(value.trim().to_string()))),
+    }
+}
+
 fn parse_id_var(env: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<u64>> {
     match env(name) {
         None => Ok(None),
@@ -214,16 +241,59 @@ pub fn normalize_api_root(url: &str) -> Result<String, String> {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
         .ok_or_else(|| format!("'{url}' must start with https:// or http://"))?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || host.contains(['@', ' ', '?', '#']) {
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() || authority.contains(['@', ' ', '?', '#']) {
         return Err(format!(
-            "'{url}' has no usable host (expected e.g. https://gitlab.example.com/api/v4)"
+            "'{url}' has no usable host (expected e.g. https://gitlab.example.com/api/v4; \
+             credentials belong in GITLAB_TOKEN, not in the URL)"
         ));
     }
-    if rest.contains(['?', '#', ' ']) {
-        return Err(format!("'{url}' must not hold a query, fragment or space"));
+    if rest.contains(['?', '#', ' ']) || rest.chars().any(char::is_control) {
+        return Err(format!(
+            "'{url}' must not hold a query, fragment, space or control character"
+        ));
     }
+    check_host_and_port(authority).map_err(|why| format!("'{url}': {why}"))?;
     Ok(url.trim_end_matches('/').to_string())
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`, with a port from 1 to 65535: checked here so that a
+/// typo is a usage error (exit 2, nothing sent), not a connection failure after the fact.
+fn check_host_and_port(authority: &str) -> Result<(), String> {
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (address, after) = v6
+            .split_once(']')
+            .ok_or("the IPv6 address has no closing ']'")?;
+        if address.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("'{address}' is not an IPv6 address"));
+        }
+        match after {
+            "" => ("", None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => ("", Some(port)),
+                None => return Err("only ':PORT' may follow ']'".into()),
+            },
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if !authority.starts_with('[')
+        && (host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
+    {
+        return Err(format!("'{host}' is not a host name"));
+    }
+    if let Some(port) = port
+        && !matches!(port.parse::<u16>(), Ok(1..))
+    {
+        return Err(format!("port '{port}' is not a number from 1 to 65535"));
+    }
+    Ok(())
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters, so a project path such as

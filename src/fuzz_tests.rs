@@ -2,7 +2,7 @@
 //! their values; random and mutated payloads never panic any parser or output format. Seeds are
 //! fixed, so a failure reproduces.
 
-use crate::api::gitlab_message;
+use crate::api::explain::gitlab_message;
 use crate::model::{Kind, Listed, Status};
 use crate::output::{self, Format};
 use serde_json::value::RawValue;

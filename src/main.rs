@@ -1,18 +1,10 @@
 //! gljob: look at and act on GitLab CI jobs from inside a job. See the README for the contract.
 
-/// A line on stderr. Unlike `eprintln!`, it does not panic when stderr fails to take it
-/// (`2>/dev/full`, a full disk): with `panic = "abort"` that turned any verdict into SIGABRT (134).
-macro_rules! note {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
 mod api;
 mod cli;
 mod commands;
 mod config;
+mod deadline;
 mod duration;
 mod error;
 #[cfg(test)]
@@ -21,14 +13,24 @@ mod jitter;
 mod model;
 mod output;
 mod proxy;
+mod say;
 mod select;
 mod wait;
 
 use cli::Parsed;
 use error::ExitCode;
+use std::ffi::OsString;
 
 fn main() {
-    let args = std::env::args_os().skip(1).collect();
+    // `--timeout` counts from here.
+    let started = std::time::Instant::now();
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // Before anything can fail and be printed: every secret of the run, from the environment and
+    // the flags that may carry one, so that no line of stderr can show it.
+    say::install(say::Redactor::from_run(
+        |name| std::env::var(name).ok(),
+        &secret_flags(&args),
+    ));
     let code = match cli::parse(args) {
         Ok(Parsed::Help(text)) => {
             use std::io::Write as _;
@@ -41,22 +43,41 @@ fn main() {
                 config::Config::load(&invocation.overrides, |name| std::env::var(name).ok())
                     .and_then(|config| {
                         if let Some(warning) = config.plaintext_warning() {
-                            note!("gljob: warning: {warning}");
+                            say::line(&format!("gljob: warning: {warning}"));
                         }
-                        commands::run(*invocation, config)
+                        commands::run(*invocation, config, started)
                     });
             match outcome {
                 Ok(code) => code,
                 Err(err) => {
-                    note!("gljob {command}: {err}");
+                    say::line(&format!("gljob {command}: {err}"));
                     err.exit_code()
                 }
             }
         }
         Err(err) => {
-            note!("gljob: {err}");
+            say::line(&format!("gljob: {err}"));
             err.exit_code()
         }
     };
     std::process::exit(code.code());
+}
+
+/// The values of `--token` and `--api-url` (either `--flag VALUE` or `--flag=VALUE`), read before
+/// the arguments are parsed.
+fn secret_flags(args: &[OsString]) -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    let mut args = args.iter().map(|a| a.to_string_lossy());
+    while let Some(arg) = args.next() {
+        for flag in ["--token", "--api-url"] {
+            if arg == flag {
+                if let Some(value) = args.next() {
+                    found.push((flag, value.into_owned()));
+                }
+            } else if let Some(value) = arg.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+                found.push((flag, value.to_string()));
+            }
+        }
+    }
+    found
 }

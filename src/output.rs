@@ -3,6 +3,7 @@
 
 use crate::duration::human;
 use crate::model::{Kind, Listed};
+use crate::say;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::io::{self, Write};
@@ -31,8 +32,9 @@ pub fn jobs(out: &mut dyn Write, format: &Format, jobs: &[&Listed]) -> io::Resul
         }
         Format::Dotenv(paths) => match jobs {
             [one] => dotenv(out, &one.raw, paths),
-            _ => Err(io::Error::other(
-                "--dotenv describes exactly one job; select one",
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "--dotenv describes exactly one job, and the selectors matched several; select one",
             )),
         },
     }
@@ -108,13 +110,18 @@ fn table(out: &mut dyn Write, jobs: &[&Listed]) -> io::Result<()> {
             row
         })
         .collect();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    // Names, stages and statuses come from GitLab: shown, never obeyed (see `say`).
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| row.iter().map(|cell| say::clean(cell)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
     for row in std::iter::once(&header).chain(rows.iter()) {
         let mut line = String::new();
         for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
@@ -169,7 +176,7 @@ fn key_values(out: &mut dyn Write, listed: &Listed) -> io::Result<()> {
         lines.push(("web_url", url.clone()));
     }
     for (key, value) in lines {
-        writeln!(out, "{key}: {value}")?;
+        writeln!(out, "{key}: {}", say::clean(&value))?;
     }
     Ok(())
 }
@@ -250,8 +257,10 @@ fn dotenv_key(path: &str) -> String {
     format!("GLJOB_{body}")
 }
 
+/// One line for a script: line breaks and tabs (which separate values) become spaces, and any
+/// other control character is shown escaped, never obeyed.
 fn single_line(text: &str) -> String {
-    text.replace(['\n', '\r', '\t'], " ")
+    say::escape_controls(&text.replace(['\n', '\r', '\t'], " ")).into_owned()
 }
 
 #[cfg(test)]

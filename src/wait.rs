@@ -3,10 +3,12 @@
 //! The verdict rules are pure functions so the unit tests can pin every status; [`wait`] drives
 //! them with one snapshot of the pipeline per round, however many jobs it follows.
 
+use crate::deadline::Deadline;
 use crate::duration::human;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::jitter;
 use crate::model::{Job, Kind, Listed, Status};
+use crate::say;
 use std::time::{Duration, Instant};
 
 /// How strictly a finished job is judged.
@@ -68,12 +70,13 @@ pub enum Outcome {
 }
 
 /// How a followed job is found again in the next snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Track {
-    /// A job of the pipeline: by name, since a retry or a replay gives it a new id and the old
-    /// attempt leaves the default list. Names are unique among a pipeline's latest attempts.
-    ByName,
-    /// A job outside the pipeline, polled on its own.
+    /// By name in its own pipeline (its payload says which, whatever `CI_PIPELINE_ID` is): a retry
+    /// or a replay gives the job a new id and the old attempt leaves the default list. Names are
+    /// unique among a pipeline's latest attempts.
+    ByName { pipeline: u64 },
+    /// A job whose pipeline is not known, polled on its own.
     ById,
 }
 
@@ -81,8 +84,9 @@ pub enum Track {
 pub struct Followed {
     pub current: Listed,
     pub track: Track,
-    /// Set once a snapshot no longer lists the job, so the warning is said once.
-    missing_reported: bool,
+    /// An attempt with this id or an older one is not the one to judge: the job was replayed or
+    /// retried and its new attempt has not been seen yet.
+    pub newer_than: Option<u64>,
 }
 
 impl Followed {
@@ -90,59 +94,75 @@ impl Followed {
         Followed {
             current,
             track,
-            missing_reported: false,
+            newer_than: None,
         }
     }
 
-    fn find<'a>(&self, snapshot: &'a [Listed]) -> Option<&'a Listed> {
-        let me = &self.current;
-        match self.track {
-            Track::ByName => snapshot
+    /// Whether this job's verdict is known from what was last seen.
+    fn settled(&self) -> bool {
+        self.current.job.status.is_final() && self.newer_than.is_none()
+    }
+}
+
+/// One round's view: each followed pipeline's jobs (and bridges where a bridge is followed), and
+/// the jobs polled on their own. Every list in it was read as a consistent snapshot.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub pipelines: Vec<(u64, Vec<Listed>)>,
+    pub singles: Vec<Listed>,
+}
+
+impl Snapshot {
+    fn find(&self, followed: &Followed) -> Option<&Listed> {
+        let me = &followed.current;
+        match followed.track {
+            Track::ByName { pipeline } => self
+                .pipelines
                 .iter()
+                .filter(|(id, _)| *id == pipeline)
+                .flat_map(|(_, jobs)| jobs)
                 .find(|j| j.kind == me.kind && j.job.name == me.job.name),
-            Track::ById => snapshot.iter().find(|j| j.job.id == me.job.id),
+            Track::ById => self.singles.iter().find(|j| j.job.id == me.job.id),
         }
     }
 }
 
-/// Where snapshots come from: the pipeline's list (plus bridges when a bridge is followed, plus
-/// jobs outside the pipeline one by one). A separate trait keeps the loop testable.
+/// Where snapshots come from. A trait keeps the loop testable without a server.
 pub trait Source {
-    fn snapshot(&mut self) -> Result<Vec<Listed>>;
+    fn snapshot(&mut self, followed: &[Followed]) -> Result<Snapshot>;
 }
 
-impl<F: FnMut() -> Result<Vec<Listed>>> Source for F {
-    fn snapshot(&mut self) -> Result<Vec<Listed>> {
-        self()
+impl<F: FnMut(&[Followed]) -> Result<Snapshot>> Source for F {
+    fn snapshot(&mut self, followed: &[Followed]) -> Result<Snapshot> {
+        self(followed)
     }
 }
 
-/// Consecutive rounds that may fail for passing reasons (5xx, 429, network) before the wait gives
-/// up with exit 3; the deadline holds throughout.
+/// Consecutive rounds that may fail for passing reasons (5xx, 429, network, a list that kept
+/// changing, a followed job missing) before the wait gives up with exit 3; the deadline holds
+/// throughout.
 const MAX_FAILED_ROUNDS: u32 = 10;
 
 /// Waits until every followed job is final, printing each status change on stderr.
 ///
-/// `followed` carries the statuses of the read the jobs were selected from, so when they are all
-/// final already the wait costs no request beyond that read.
-///
-/// `stale` says the statuses in `followed` may be out of date (GitLab answers a replay of a
-/// finished manual job with the old, finished job): the first round then reads at once instead
-/// of judging them.
+/// `followed` carries the statuses of the consistent snapshot the jobs were selected from (or of
+/// GitLab's answer to a write), so when they are all final already the wait costs no request
+/// beyond that read. A pass is declared only on statuses from such a snapshot, and never on an
+/// attempt older than one that was started (`newer_than`).
 pub fn wait(
     mut followed: Vec<Followed>,
     source: &mut dyn Source,
     options: WaitOptions,
-    started: Instant,
-    mut stale: bool,
+    deadline: &Deadline,
 ) -> Result<(Outcome, Vec<Followed>)> {
-    let deadline = options.timeout.map(|t| started + t);
+    let started = deadline.started();
     for f in &followed {
-        progress(started, &f.current, &format!("{}", f.current.job.status));
+        progress(started, &f.current, &f.current.job.status.to_string());
     }
     let mut failed_rounds = 0;
+    let mut first_round = true;
     loop {
-        if !stale && followed.iter().all(|f| f.current.job.status.is_final()) {
+        if followed.iter().all(Followed::settled) {
             let outcome = if followed
                 .iter()
                 .all(|f| judge(&f.current.job, options.policy).passed())
@@ -153,79 +173,88 @@ pub fn wait(
             };
             return Ok((outcome, followed));
         }
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
+        if deadline.expired() {
             return Ok((Outcome::TimedOut, followed));
         }
-        if !stale {
-            let pause = jitter::spread(options.interval, 0.2);
-            let pause = match deadline {
-                Some(d) => pause.min(d.saturating_duration_since(now)),
-                None => pause,
-            };
-            std::thread::sleep(pause);
+        // A job just started (or replayed) is read at once; later rounds pause first.
+        let stale = followed.iter().any(|f| f.newer_than.is_some());
+        if !(first_round && stale) && !deadline.sleep(jitter::spread(options.interval, 0.2)) {
+            return Ok((Outcome::TimedOut, followed));
         }
-        stale = false;
+        first_round = false;
 
-        let snapshot = match source.snapshot() {
-            Ok(snapshot) => {
-                failed_rounds = 0;
-                snapshot
+        let round = source
+            .snapshot(&followed)
+            .and_then(|snapshot| apply(&mut followed, &snapshot, started));
+        match round {
+            Ok(()) => failed_rounds = 0,
+            Err(err) if *err.kind() == ErrorKind::TimedOut => {
+                return Ok((Outcome::TimedOut, followed));
             }
-            Err(err) if is_passing(&err) && failed_rounds + 1 < MAX_FAILED_ROUNDS => {
+            Err(err) if err.is_transient() && failed_rounds + 1 < MAX_FAILED_ROUNDS => {
                 failed_rounds += 1;
-                note!(
+                say::line(&format!(
                     "[{:>6}] gljob: this round failed, trying again: {}",
                     elapsed(started),
                     err.message()
-                );
-                continue;
+                ));
             }
             Err(err) => return Err(err),
-        };
-        for f in &mut followed {
-            match f.find(&snapshot) {
-                Some(latest) => {
-                    let old = &f.current.job;
-                    if latest.job.id != old.id {
-                        progress(
-                            started,
-                            latest,
-                            &format!(
-                                "{} -> {} (new attempt, was #{})",
-                                old.status, latest.job.status, old.id
-                            ),
-                        );
-                    } else if latest.job.status != old.status {
-                        progress(
-                            started,
-                            latest,
-                            &format!("{} -> {}", old.status, latest.job.status),
-                        );
-                    }
-                    f.current = latest.clone();
-                    f.missing_reported = false;
-                }
-                None if !f.missing_reported => {
-                    f.missing_reported = true;
-                    progress(
-                        started,
-                        &f.current,
-                        "no longer listed by GitLab; keeping its last status",
-                    );
-                }
-                None => {}
-            }
         }
     }
 }
 
-/// Whether an error may pass by itself: GitLab overloaded or unreachable, not a refusal.
-fn is_passing(err: &Error) -> bool {
-    match err.http_status() {
-        Some(status) => status == 429 || status >= 500,
-        None => err.exit_code() == crate::error::ExitCode::GitLab,
+/// Takes a round's snapshot in. A followed job missing from it makes the round fail (a passing
+/// failure, read again next round): nothing is judged on a snapshot that lost a job.
+fn apply(followed: &mut [Followed], snapshot: &Snapshot, started: Instant) -> Result<()> {
+    let mut updates = Vec::with_capacity(followed.len());
+    for f in followed.iter() {
+        match snapshot.find(f) {
+            Some(latest) => updates.push(latest.clone()),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Inconsistent,
+                    format!(
+                        "{} (#{}) is missing from what GitLab listed{}",
+                        f.current.job.name,
+                        f.current.job.id,
+                        match f.track {
+                            Track::ByName { pipeline } => format!(" for pipeline {pipeline}"),
+                            Track::ById => String::new(),
+                        }
+                    ),
+                ));
+            }
+        }
     }
+    for (f, latest) in followed.iter_mut().zip(updates) {
+        if let Some(old_id) = f.newer_than {
+            if latest.job.id <= old_id {
+                // The new attempt is not listed yet: keep waiting for it, judge nothing.
+                continue;
+            }
+            f.newer_than = None;
+        }
+        let old = &f.current.job;
+        if latest.job.id != old.id {
+            progress(
+                started,
+                &latest,
+                &format!(
+                    "{} -> {} (new attempt, was #{})",
+                    old.status, latest.job.status, old.id
+                ),
+            );
+        } else if latest.job.status != old.status {
+            progress(
+                started,
+                &latest,
+                &format!("{} -> {}", old.status, latest.job.status),
+            );
+        }
+        f.current = latest;
+    }
+    Ok(())
 }
 
 fn elapsed(started: Instant) -> String {
@@ -233,7 +262,7 @@ fn elapsed(started: Instant) -> String {
 }
 
 fn progress(started: Instant, job: &Listed, what: &str) {
-    note!(
+    say::line(&format!(
         "[{:>6}] {}{} (#{}): {what}",
         elapsed(started),
         job.job.name,
@@ -243,14 +272,18 @@ fn progress(started: Instant, job: &Listed, what: &str) {
             ""
         },
         job.job.id
-    );
+    ));
 }
 
 /// The closing lines: one per job with its verdict, then the details of those that did not pass.
 pub fn report(followed: &[Followed], outcome: Outcome, policy: Policy) {
     for f in followed {
         let job = &f.current.job;
-        let verdict = judge(job, policy);
+        let verdict = if f.newer_than.is_some() {
+            Verdict::NotFinal
+        } else {
+            judge(job, policy)
+        };
         let mark = match (&verdict, outcome) {
             (Verdict::Passed, _) => "passed",
             (Verdict::PassedWithWarning(_), _) => "passed with warning",
@@ -259,6 +292,9 @@ pub fn report(followed: &[Followed], outcome: Outcome, policy: Policy) {
             (Verdict::NotFinal, _) => "not final",
         };
         let mut line = format!("{mark}: {} (#{}) {}", job.name, job.id, job.status);
+        if f.newer_than.is_some() {
+            line.push_str(" (its new attempt is not listed yet)");
+        }
         if let Some(reason) = &job.failure_reason {
             line.push_str(&format!(" ({reason})"));
         }
@@ -267,9 +303,9 @@ pub fn report(followed: &[Followed], outcome: Outcome, policy: Policy) {
         {
             line.push_str(&format!(" {url}"));
         }
-        note!("{line}");
+        say::line(&line);
         if let Verdict::PassedWithWarning(warning) = verdict {
-            note!("warning: {warning}; --strict would fail it");
+            say::line(&format!("warning: {warning}; --strict would fail it"));
         }
     }
 }
@@ -334,13 +370,22 @@ mod tests {
         }
     }
 
-    fn options(timeout: Option<Duration>) -> WaitOptions {
+    fn options() -> WaitOptions {
         WaitOptions {
-            timeout,
+            timeout: None,
             interval: Duration::from_millis(1),
             policy: Policy::default(),
         }
     }
+
+    fn snapshot(jobs: Vec<Listed>) -> Snapshot {
+        Snapshot {
+            pipelines: vec![(1, jobs)],
+            singles: Vec::new(),
+        }
+    }
+
+    const TRACK: Track = Track::ByName { pipeline: 1 };
 
     #[test]
     fn follows_a_retried_job_by_name_to_its_verdict() {
@@ -349,64 +394,77 @@ mod tests {
             vec![listed(20, "test", "success", false)],
             vec![listed(20, "test", "pending", false)],
         ]);
-        let mut source = || Ok(rounds.borrow_mut().pop().unwrap());
-        let start = vec![Followed::new(
-            listed(10, "test", "running", false),
-            Track::ByName,
-        )];
-        let (outcome, end) =
-            wait(start, &mut source, options(None), Instant::now(), false).unwrap();
+        let mut source = |_: &[Followed]| Ok(snapshot(rounds.borrow_mut().pop().unwrap()));
+        let start = vec![Followed::new(listed(10, "test", "running", false), TRACK)];
+        let (outcome, end) = wait(start, &mut source, options(), &Deadline::none()).unwrap();
         assert_eq!(outcome, Outcome::Passed);
         assert_eq!(end[0].current.job.id, 20);
         assert!(rounds.borrow().is_empty(), "stopped before the last round");
     }
 
     #[test]
+    fn a_replayed_job_is_not_judged_on_its_old_attempt() {
+        // The old attempt (10, success) is still listed for a round; the new one fails.
+        let rounds = RefCell::new(vec![
+            vec![listed(30, "deploy", "failed", false)],
+            vec![listed(10, "deploy", "success", false)],
+        ]);
+        let mut source = |_: &[Followed]| Ok(snapshot(rounds.borrow_mut().pop().unwrap()));
+        let mut start = Followed::new(listed(10, "deploy", "success", false), TRACK);
+        start.newer_than = Some(10);
+        let (outcome, _) = wait(vec![start], &mut source, options(), &Deadline::none()).unwrap();
+        assert_eq!(outcome, Outcome::NotPassed);
+    }
+
+    #[test]
     fn times_out_with_the_last_status() {
-        let mut source = || Ok(vec![listed(1, "deploy", "manual", false)]);
-        let start = vec![Followed::new(
-            listed(1, "deploy", "manual", false),
-            Track::ByName,
-        )];
-        let (outcome, end) = wait(
-            start,
-            &mut source,
-            options(Some(Duration::from_millis(20))),
-            Instant::now(),
-            false,
-        )
-        .unwrap();
+        let mut source = |_: &[Followed]| Ok(snapshot(vec![listed(1, "deploy", "manual", false)]));
+        let start = vec![Followed::new(listed(1, "deploy", "manual", false), TRACK)];
+        let deadline = Deadline::after(Instant::now(), Some(Duration::from_millis(20)));
+        let (outcome, end) = wait(start, &mut source, options(), &deadline).unwrap();
         assert_eq!(outcome, Outcome::TimedOut);
         assert_eq!(end[0].current.job.status, Status::Manual);
     }
 
     #[test]
-    fn passing_failures_are_retried_refusals_are_not() {
+    fn a_missing_job_fails_the_round_and_never_passes() {
         let calls = RefCell::new(0);
-        let mut flaky = || {
+        let mut source = |_: &[Followed]| {
+            *calls.borrow_mut() += 1;
+            Ok(snapshot(vec![listed(2, "other", "success", false)]))
+        };
+        let start = vec![Followed::new(listed(1, "a", "running", false), TRACK)];
+        let err = wait(start, &mut source, options(), &Deadline::none()).unwrap_err();
+        assert_eq!(*err.kind(), ErrorKind::Inconsistent);
+        assert_eq!(*calls.borrow(), MAX_FAILED_ROUNDS);
+    }
+
+    #[test]
+    fn passing_failures_are_retried_refusals_are_not() {
+        let refused = |status| {
+            Error::new(
+                ErrorKind::Refused {
+                    status,
+                    message: String::new(),
+                },
+                "x",
+            )
+        };
+        let calls = RefCell::new(0);
+        let mut flaky = |_: &[Followed]| {
             *calls.borrow_mut() += 1;
             if *calls.borrow() < 3 {
-                Err(Error::answered(502, String::new(), "502".into()))
+                Err(refused(502))
             } else {
-                Ok(vec![listed(1, "a", "success", false)])
+                Ok(snapshot(vec![listed(1, "a", "success", false)]))
             }
         };
-        let start = vec![Followed::new(
-            listed(1, "a", "running", false),
-            Track::ByName,
-        )];
-        let (outcome, _) = wait(
-            start.clone(),
-            &mut flaky,
-            options(None),
-            Instant::now(),
-            false,
-        )
-        .unwrap();
+        let start = vec![Followed::new(listed(1, "a", "running", false), TRACK)];
+        let (outcome, _) = wait(start.clone(), &mut flaky, options(), &Deadline::none()).unwrap();
         assert_eq!(outcome, Outcome::Passed);
 
-        let mut refusing = || Err(Error::answered(401, String::new(), "401".into()));
-        let err = wait(start, &mut refusing, options(None), Instant::now(), false).unwrap_err();
+        let mut refusing = |_: &[Followed]| Err(refused(401));
+        let err = wait(start, &mut refusing, options(), &Deadline::none()).unwrap_err();
         assert_eq!(err.http_status(), Some(401));
     }
 }

@@ -1,62 +1,82 @@
 //! `play`, `cancel`, `retry`, `erase`: the writes. GitLab takes none of them with a job token.
+//!
+//! A write's outcome is one of three, and the exit code says which:
+//! - **applied**: GitLab answered with the job, or reading the job back proves the effect;
+//! - **not applied**, provably: the connection was refused (nothing was sent), or GitLab refused
+//!   the request (a 4xx: it checks before it acts). Only then does gljob say "run it again";
+//! - **unknown** (exit 4): the request went out and neither the effect nor a refusal can be
+//!   proven (no answer, a 5xx from GitLab or a proxy, an answer that is not a job, a read-back
+//!   that shows nothing yet: the write may still land). The line says what to look at first.
 
-use super::{Context, Picked, Target, gate, parse_listed};
-use crate::api::{Method, TokenRule, routes};
-use crate::error::{Error, ExitCode, Result};
+use super::gate::{follow, follow_as_listed};
+use super::{Context, Target, own_pipeline, parse_listed};
+use crate::api::route::{self, Route};
+use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::model::{Kind, Listed, Status};
+use crate::say;
 use crate::select::Selector;
-use crate::wait::WaitOptions;
+use crate::wait::{Followed, WaitOptions};
 use serde_json::json;
-use std::time::Instant;
 
-/// How to tell, after an ambiguous failure, whether a write took effect: `Some(job)` when it did.
-type ReadBack<'a> = &'a dyn Fn(&Target) -> Result<Option<Listed>>;
+/// What reading a job back after an ambiguous write shows.
+enum Proof {
+    /// The effect is there: the job (or its new attempt) as it now is.
+    Applied(Listed),
+    /// No effect is visible yet; the write may still land. Says what was seen.
+    NotSeen(String),
+}
 
-/// Sends `action` for each target in turn. A refusal stops the command, and the error says which
-/// jobs had already been acted on, so nobody has to guess what a half-done command did.
-///
-/// Writes are not idempotent and are never sent twice (the client resends only when the connection
-/// was refused). When the answer is lost after sending (a reset or timeout) or GitLab answers 5xx,
-/// the write may or may not have happened: the job is read back and `read_back` decides.
-fn act_on_each(
+/// Reads the job back and looks for the write's effect.
+type ReadBack<'a> = &'a dyn Fn(&Target) -> Result<Proof>;
+
+/// A write that took effect, and the attempt to follow when waiting for it.
+struct Applied {
+    job: Listed,
+    /// The write made GitLab start a new attempt that its answer did not show (a replay).
+    replayed_from: Option<u64>,
+}
+
+/// Sends `route` for each target in turn, once. A failure stops the command, and the error says
+/// which jobs had already been acted on, so nobody has to guess what a half-done command did.
+fn write_each(
     context: &Context,
     targets: &[Target],
-    action: &str,
+    route: &'static Route,
     body: Option<&[u8]>,
     read_back: ReadBack<'_>,
     explain: impl Fn(&Target, Error) -> Error,
 ) -> Result<Vec<Listed>> {
+    let action = route.action.unwrap_or("write");
     let mut done: Vec<Listed> = Vec::new();
     for target in targets {
-        let route = routes::job_action(&context.project, target.id, action);
-        let outcome = match context.client.post(&route, body, TokenRule::Access) {
-            Ok(answer) => {
-                let kind = target.known.as_ref().map_or(Kind::Build, |k| k.kind);
-                parse_listed(answer, kind, "POST", &route)
-            }
-            Err(err) if is_ambiguous(&err) => match read_back(target) {
-                Ok(Some(job)) => {
-                    note!(
-                        "gljob: {} (the answer was lost); reading job {} back shows the {action} \
-                         took effect",
+        let call = route.at(&context.project, target.id);
+        let kind = target.known.as_ref().map_or(Kind::Build, |k| k.kind);
+        let sent = context
+            .client
+            .post(&call, body)
+            .and_then(|answer| parse_listed(answer, kind, &call));
+        let outcome = match sent {
+            Ok(job) => Ok(job),
+            Err(err) if err.may_have_applied() => match read_back(target) {
+                Ok(Proof::Applied(job)) => {
+                    say::line(&format!(
+                        "gljob: {} — but reading job {} back shows the {action} took effect",
                         err.message(),
                         target.id
-                    );
+                    ));
                     Ok(job)
                 }
-                Ok(None) => Err(Error::gitlab(format!(
-                    "{}; reading job {} back shows the {action} did not take effect: run it again",
-                    err.message(),
-                    target.id
-                ))),
-                Err(read_err) => Err(Error::gitlab(format!(
-                    "{}; whether the {action} took effect is unknown: reading the job back failed \
-                     too ({}); look at job {} before running it again",
-                    err.message(),
-                    read_err.message(),
-                    target.id
-                ))),
+                Ok(Proof::NotSeen(seen)) => Err(unknown(err, action, target.id, &seen)),
+                Err(read_err) => Err(unknown(
+                    err,
+                    action,
+                    target.id,
+                    &format!("reading it back failed too ({})", read_err.message()),
+                )),
             },
+            Err(err) if *err.kind() == ErrorKind::Unreachable => Err(err.hint(format!(
+                "nothing was sent, so the {action} did not happen: it is safe to run this again"
+            ))),
             Err(err) => Err(explain(target, err)),
         };
         match outcome {
@@ -67,9 +87,8 @@ fn act_on_each(
                     .iter()
                     .map(|j| format!("{} (#{})", j.job.name, j.job.id))
                     .collect();
-                return Err(Error::gitlab(format!(
-                    "{} (already done before this: {action} {})",
-                    err.message(),
+                return Err(err.hint(format!(
+                    "already done before this: {action} {}",
                     names.join(", ")
                 )));
             }
@@ -78,24 +97,23 @@ fn act_on_each(
     Ok(done)
 }
 
-/// A failure after which the write may have reached GitLab: no answer (reset, timeout), or a 5xx
-/// from GitLab or a proxy in front of it.
-fn is_ambiguous(err: &Error) -> bool {
-    if err.never_reached_gitlab() {
-        return false;
-    }
-    match err.http_status() {
-        Some(status) => status >= 500,
-        None => err.exit_code() == ExitCode::GitLab,
-    }
+fn unknown(err: Error, action: &str, id: u64, seen: &str) -> Error {
+    Error::new(
+        ErrorKind::WriteUnknown,
+        format!(
+            "{}; whether the {action} took effect is unknown: {seen}. Look at job {id} (and its \
+             pipeline) before running this again",
+            err.message()
+        ),
+    )
 }
 
-fn prepare(context: &Context, selectors: &[Selector], action: &str) -> Result<Vec<Target>> {
-    context.client.require(
-        TokenRule::Access,
-        Method::Post,
-        &format!("/projects/:id/jobs/:job_id/{action}"),
-    )?;
+fn prepare(context: &Context, selectors: &[Selector], route: &'static Route) -> Result<Vec<Target>> {
+    context.client.require(route)?;
+    if selectors.iter().any(Selector::needs_pipeline) {
+        // Names and stages are looked up in the configured pipeline: say so before any request.
+        context.config.pipeline_id()?;
+    }
     context.target_ids(selectors)
 }
 
@@ -111,14 +129,18 @@ fn status_of(context: &Context, target: &Target) -> Option<(String, Status)> {
     }
 }
 
+/// `NotSeen` text: what the job is now.
+fn seen(job: &Listed) -> String {
+    format!("{} (#{}) is {}", job.job.name, job.job.id, job.job.status)
+}
+
 pub fn play(
     context: &Context,
     selectors: &[Selector],
     variables: &[(String, String)],
     wait: Option<WaitOptions>,
 ) -> Result<ExitCode> {
-    let started = Instant::now();
-    let targets = prepare(context, selectors, "play")?;
+    let targets = prepare(context, selectors, &route::PLAY)?;
     let body = (!variables.is_empty()).then(|| {
         let attributes: Vec<_> = variables
             .iter()
@@ -129,19 +151,22 @@ pub fn play(
             .into_bytes()
     });
     // A play took effect when the job left manual/scheduled, or, for a finished manual job, when a
-    // newer attempt of it exists.
-    let read_back = |target: &Target| -> Result<Option<Listed>> {
+    // newer attempt of it exists in its own pipeline.
+    let read_back = |target: &Target| -> Result<Proof> {
         let job = context.single_job(target.id)?;
-        match job.job.status {
-            Status::Manual | Status::Scheduled => Ok(None),
-            ref status if status.is_final() => context.newer_attempt(&job.job.name, job.job.id),
-            _ => Ok(Some(job)),
-        }
+        Ok(match job.job.status {
+            Status::Manual | Status::Scheduled => Proof::NotSeen(seen(&job)),
+            ref status if status.is_final() => match context.newer_attempt(&job)? {
+                Some(new) => Proof::Applied(new),
+                None => Proof::NotSeen(format!("{} and has no newer attempt yet", seen(&job))),
+            },
+            _ => Proof::Applied(job),
+        })
     };
-    let played = act_on_each(
+    let played = write_each(
         context,
         &targets,
-        "play",
+        &route::PLAY,
         body.as_deref(),
         &read_back,
         |target, err| match err.http_status() {
@@ -154,40 +179,49 @@ pub fn play(
                     Some((name, status)) => format!("{name} (#{}) is {status}", target.id),
                     None => format!("job {} is not playable", target.id),
                 };
-                Error::gitlab(format!(
-                    "{}; {what}: GitLab plays only manual and delayed jobs (and replays finished \
-                     manual ones)",
-                    err.message()
+                err.hint(format!(
+                    "{what}: GitLab plays only manual and delayed jobs (and replays finished \
+                     manual ones)"
                 ))
             }
-            Some(403) if !variables.is_empty() => Error::gitlab(format!(
-                "{}; if the user may otherwise play this job, the project's pipeline variables \
+            Some(403) if !variables.is_empty() => err.hint(
+                "if the user may otherwise play this job, the project's pipeline variables \
                  setting is why: Settings > CI/CD > Variables > 'Minimum role to use pipeline \
                  variables' (on GitLab.com new projects allow no one); try without --var",
-                err.message()
-            )),
+            ),
             _ => err,
         },
     )?;
     context.print_jobs(&played)?;
-    match wait {
-        None => Ok(ExitCode::Done),
-        // Playing a finished manual job makes GitLab create a new job while answering with the
-        // old one, so what was started is found again by name, and the first round reads at once.
-        Some(options) => gate::follow(context, picked(context, played), options, started, true),
-    }
+    let Some(options) = wait else {
+        return Ok(ExitCode::Done);
+    };
+    // Playing a finished manual job makes GitLab create a new attempt in the job's own pipeline
+    // while answering with the old, finished job: that answer is never judged.
+    let applied = played.into_iter().map(|job| {
+        let replayed_from = job.job.status.is_final().then_some(job.job.id);
+        Applied { job, replayed_from }
+    });
+    follow(context, followed(context, applied), options)
 }
 
 pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<ExitCode> {
-    let targets = prepare(context, selectors, "cancel")?;
+    let targets = prepare(context, selectors, &route::CANCEL)?;
     let body = force.then(|| br#"{"force":true}"#.to_vec());
-    // GitLab answers a cancel with the job as it then is, canceled or not: reading it back is the
-    // same answer.
-    let read_back = |target: &Target| context.single_job(target.id).map(Some);
-    let canceled = act_on_each(
+    // A cancel took effect when the job is canceling or canceled. A job that has finished
+    // meanwhile has nothing left to cancel, which is what GitLab would have answered.
+    let read_back = |target: &Target| -> Result<Proof> {
+        let job = context.single_job(target.id)?;
+        Ok(match job.job.status {
+            Status::Canceled | Status::Canceling => Proof::Applied(job),
+            ref status if status.is_final() => Proof::Applied(job),
+            _ => Proof::NotSeen(format!("{}, so the cancel may still land", seen(&job))),
+        })
+    };
+    let canceled = write_each(
         context,
         &targets,
-        "cancel",
+        &route::CANCEL,
         body.as_deref(),
         &read_back,
         |_, err| err,
@@ -196,12 +230,11 @@ pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<
         let status = &job.job.status;
         if !matches!(status, Status::Canceled | Status::Canceling) {
             // GitLab answers 201 with the job unchanged when it cannot be canceled.
-            note!(
+            say::line(&format!(
                 "gljob: {} (#{}) is {status}: GitLab left it unchanged (only jobs that have not \
                  finished can be canceled)",
-                job.job.name,
-                job.job.id
-            );
+                job.job.name, job.job.id
+            ));
         }
     }
     context.print_jobs(&canceled)?;
@@ -213,19 +246,22 @@ pub fn retry(
     selectors: &[Selector],
     wait: Option<WaitOptions>,
 ) -> Result<ExitCode> {
-    let started = Instant::now();
-    let targets = prepare(context, selectors, "retry")?;
-    let read_back = |target: &Target| -> Result<Option<Listed>> {
-        let name = match &target.known {
-            Some(known) => known.job.name.clone(),
-            None => context.single_job(target.id)?.job.name,
+    let targets = prepare(context, selectors, &route::RETRY)?;
+    // A retry took effect when a newer attempt exists, looked for in the job's own pipeline.
+    let read_back = |target: &Target| -> Result<Proof> {
+        let job = match &target.known {
+            Some(known) => known.clone(),
+            None => context.single_job(target.id)?,
         };
-        context.newer_attempt(&name, target.id)
+        Ok(match context.newer_attempt(&job)? {
+            Some(new) => Proof::Applied(new),
+            None => Proof::NotSeen(format!("{} has no newer attempt yet", job.job.name)),
+        })
     };
-    let retried = act_on_each(
+    let retried = write_each(
         context,
         &targets,
-        "retry",
+        &route::RETRY,
         None,
         &read_back,
         |target, err| match (err.http_status(), status_of(context, target)) {
@@ -234,9 +270,8 @@ pub fn retry(
                     .gitlab_message()
                     .is_some_and(|m| m.contains("not retryable")) =>
             {
-                Error::gitlab(format!(
-                    "{}; {name} (#{}) is {status}: GitLab retries only finished jobs",
-                    err.message(),
+                err.hint(format!(
+                    "{name} (#{}) is {status}: GitLab retries only finished jobs",
                     target.id
                 ))
             }
@@ -244,30 +279,37 @@ pub fn retry(
         },
     )?;
     for (target, new) in targets.iter().zip(&retried) {
-        note!(
+        say::line(&format!(
             "gljob: retried #{} as {} (#{})",
-            target.id,
-            new.job.name,
-            new.job.id
-        );
+            target.id, new.job.name, new.job.id
+        ));
     }
     context.print_jobs(&retried)?;
-    match wait {
-        None => Ok(ExitCode::Done),
-        Some(options) => gate::follow(context, picked(context, retried), options, started, false),
-    }
+    let Some(options) = wait else {
+        return Ok(ExitCode::Done);
+    };
+    // GitLab answers a retry with the new attempt itself.
+    let applied = retried.into_iter().map(|job| Applied {
+        job,
+        replayed_from: None,
+    });
+    follow(context, followed(context, applied), options)
 }
 
 pub fn erase(context: &Context, selectors: &[Selector]) -> Result<ExitCode> {
-    let targets = prepare(context, selectors, "erase")?;
-    let read_back = |target: &Target| -> Result<Option<Listed>> {
+    let targets = prepare(context, selectors, &route::ERASE)?;
+    let read_back = |target: &Target| -> Result<Proof> {
         let job = context.single_job(target.id)?;
-        Ok(job.job.erased_at.is_some().then_some(job))
+        Ok(if job.job.erased_at.is_some() {
+            Proof::Applied(job)
+        } else {
+            Proof::NotSeen(format!("{} is not erased yet", job.job.name))
+        })
     };
-    let erased = act_on_each(
+    let erased = write_each(
         context,
         &targets,
-        "erase",
+        &route::ERASE,
         None,
         &read_back,
         |target, err| match (err.http_status(), status_of(context, target)) {
@@ -276,10 +318,9 @@ pub fn erase(context: &Context, selectors: &[Selector]) -> Result<ExitCode> {
                     .gitlab_message()
                     .is_some_and(|m| m.contains("not erasable")) =>
             {
-                Error::gitlab(format!(
-                    "{}; {name} (#{}) is {status}: only finished jobs that still have a log or \
+                err.hint(format!(
+                    "{name} (#{}) is {status}: only finished jobs that still have a log or \
                      artifacts can be erased",
-                    err.message(),
                     target.id
                 ))
             }
@@ -290,18 +331,16 @@ pub fn erase(context: &Context, selectors: &[Selector]) -> Result<ExitCode> {
     Ok(ExitCode::Done)
 }
 
-/// Jobs just started, to follow: by name when they belong to the configured pipeline.
-fn picked(context: &Context, jobs: Vec<Listed>) -> Vec<Picked> {
-    jobs.into_iter()
-        .map(|listed| {
-            let in_pipeline = match (&listed.job.pipeline, context.config.pipeline) {
-                (Some(p), Some(configured)) => p.id == configured,
-                _ => false,
-            };
-            Picked {
-                listed,
-                in_pipeline,
+/// Jobs just started, to follow by name in their own pipeline (whatever `CI_PIPELINE_ID` is).
+fn followed(context: &Context, applied: impl Iterator<Item = Applied>) -> Vec<Followed> {
+    applied
+        .map(|Applied { job, replayed_from }| {
+            let in_pipeline = own_pipeline(&job, context.config.pipeline).is_some();
+            let mut followed = follow_as_listed(context, job);
+            if in_pipeline {
+                followed.newer_than = replayed_from;
             }
+            followed
         })
         .collect()
 }

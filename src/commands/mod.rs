@@ -8,10 +8,12 @@ mod gate;
 mod read;
 mod trace;
 
-use crate::api::{Client, Method, TokenRule, routes};
+use crate::api::route::{self, Call};
+use crate::api::{Client, Consistency};
 use crate::cli::{Command, Invocation};
 use crate::config::Config;
-use crate::error::{Error, ExitCode, Result};
+use crate::deadline::Deadline;
+use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::model::{Kind, Listed};
 use crate::output::{self, Format};
 use crate::select::{self, Selector};
@@ -25,8 +27,10 @@ pub struct Context {
     pub project: String,
 }
 
-pub fn run(invocation: Invocation, config: Config) -> Result<ExitCode> {
-    let client = Client::new(&config, invocation.verbose, invocation.retries)?;
+/// Runs the command. `started` is when gljob started: `--timeout` counts from there.
+pub fn run(invocation: Invocation, config: Config, started: std::time::Instant) -> Result<ExitCode> {
+    let deadline = Deadline::after(started, invocation.command.timeout());
+    let client = Client::new(&config, invocation.verbose, invocation.retries, deadline)?;
     // `gljob job` and `gljob agents` read the token's own job and need no project.
     let project = match &invocation.command {
         Command::Job { selectors } if selectors.is_empty() => String::new(),
@@ -53,6 +57,7 @@ pub fn run(invocation: Invocation, config: Config) -> Result<ExitCode> {
             selectors,
             follow,
             interval,
+            ..
         } => trace::trace(&context, &selectors, follow, interval),
         Command::Play {
             selectors,
@@ -71,59 +76,65 @@ pub fn run(invocation: Invocation, config: Config) -> Result<ExitCode> {
     }
 }
 
-/// A selected job and whether it belongs to the configured pipeline (and can be followed there
-/// by name) or was read on its own by id.
-pub struct Picked {
-    pub listed: Listed,
-    pub in_pipeline: bool,
-}
-
 impl Context {
+    /// The configured pipeline's jobs, as one consistent snapshot.
     pub fn pipeline_jobs(&self) -> Result<Vec<Listed>> {
-        let route = routes::pipeline_jobs(&self.project, self.config.pipeline_id()?);
-        self.read_list(&route, &[], Kind::Build, None)
+        self.jobs_of(self.config.pipeline_id()?)
     }
 
-    pub fn pipeline_bridges(&self) -> Result<Vec<Listed>> {
-        let route = routes::pipeline_bridges(&self.project, self.config.pipeline_id()?);
-        self.read_list(&route, &[], Kind::Bridge, None)
+    /// A pipeline's jobs (latest attempts), as one consistent snapshot.
+    pub fn jobs_of(&self, pipeline: u64) -> Result<Vec<Listed>> {
+        let call = route::PIPELINE_JOBS.at(&self.project, pipeline);
+        self.read_list(&call, &[], Kind::Build, Consistency::Snapshot, None)
+    }
+
+    /// A pipeline's bridges (trigger jobs), as one consistent snapshot.
+    pub fn bridges_of(&self, pipeline: u64) -> Result<Vec<Listed>> {
+        let call = route::PIPELINE_BRIDGES.at(&self.project, pipeline);
+        self.read_list(&call, &[], Kind::Bridge, Consistency::Snapshot, None)
     }
 
     pub fn read_list(
         &self,
-        route: &str,
+        call: &Call,
         query: &[(&str, String)],
         kind: Kind,
+        consistency: Consistency,
         limit: Option<usize>,
     ) -> Result<Vec<Listed>> {
-        let raws = self
-            .client
-            .get_list(route, query, TokenRule::AccessOrJob, limit)?;
+        let raws = self.client.get_list(call, query, consistency, limit)?;
         raws.into_iter()
-            .map(|raw| parse_listed(raw, kind, "GET", route))
+            .map(|raw| parse_listed(raw, kind, call))
             .collect()
     }
 
-    /// The latest attempt of `name` in the configured pipeline, if it is newer than job `than`:
-    /// GitLab gives a retried or replayed job a new id.
-    pub fn newer_attempt(&self, name: &str, than: u64) -> Result<Option<Listed>> {
-        Ok(self
-            .pipeline_jobs()?
-            .into_iter()
-            .find(|j| j.job.name == name && j.job.id > than))
-    }
-
     pub fn single_job(&self, id: u64) -> Result<Listed> {
-        let route = routes::job(&self.project, id);
-        let raw = self.client.get_json(&route, TokenRule::Access)?;
-        parse_listed(raw, Kind::Build, "GET", &route)
+        let call = route::JOB.at(&self.project, id);
+        let raw = self.client.get_json(&call)?;
+        parse_listed(raw, Kind::Build, &call)
     }
 
-    /// Resolves selectors with one read of the pipeline's jobs (all pages). Bridges are read too
-    /// when a selector matches no build, or when an access token is at hand (a job token reads
-    /// bridges only from GitLab 19.0, so it is not spent on them without need). Ids that are not
-    /// in the pipeline are read one by one, which needs an access token.
-    pub fn select(&self, selectors: &[Selector]) -> Result<Vec<Picked>> {
+    /// The latest attempt of `job`, when it is newer than `job`: GitLab gives a retried or
+    /// replayed job a new id, in the job's own pipeline (which is not always the configured one).
+    pub fn newer_attempt(&self, job: &Listed) -> Result<Option<Listed>> {
+        let Some(pipeline) = own_pipeline(job, self.config.pipeline) else {
+            return Ok(None);
+        };
+        let list = match job.kind {
+            Kind::Build => self.jobs_of(pipeline)?,
+            Kind::Bridge => self.bridges_of(pipeline)?,
+        };
+        Ok(list
+            .into_iter()
+            .find(|j| j.job.name == job.job.name && j.job.id > job.job.id))
+    }
+
+    /// Resolves selectors with one read of the pipeline's jobs (all pages, a consistent
+    /// snapshot). Bridges are read too when a selector matches no build, or when an access token
+    /// is at hand (a job token reads bridges only from GitLab 19.0, so it is not spent on them
+    /// without need). Ids that are not in the pipeline are read one by one, which needs an access
+    /// token.
+    pub fn select(&self, selectors: &[Selector]) -> Result<Vec<Listed>> {
         let pipeline = self.config.pipeline_id()?;
         let own = self.config.own_job_id;
         let mut listed = self.pipeline_jobs()?;
@@ -133,7 +144,7 @@ impl Context {
         let names_given = selectors.iter().any(Selector::needs_pipeline);
         let mut bridges_unread = None;
         if names_unmatched || (self.client.has_access_token() && (ids_unmatched || names_given)) {
-            match self.pipeline_bridges() {
+            match self.bridges_of(pipeline) {
                 Ok(bridges) => listed.extend(bridges),
                 // A job token reads bridges only from GitLab 19.0. The selector that sent us
                 // looking is reported as matching nothing, with the reason bridges were not read.
@@ -154,37 +165,29 @@ impl Context {
                 other => pipeline_selectors.push(other.clone()),
             }
         }
-        let mut picked: Vec<Picked> = select::resolve(&pipeline_selectors, &listed, own, pipeline)
+        let mut picked: Vec<Listed> = select::resolve(&pipeline_selectors, &listed, own, pipeline)
             .map_err(|why| match &bridges_unread {
                 Some(reason) => {
-                    Error::gitlab(format!("{why}; bridges were not searched: {reason}"))
+                    Error::no_match(format!("{why}; bridges were not searched: {reason}"))
                 }
-                None => Error::gitlab(why),
+                None => Error::no_match(why),
             })?
             .into_iter()
-            .map(|listed| Picked {
-                listed: listed.clone(),
-                in_pipeline: true,
-            })
+            .cloned()
             .collect();
-        if let Some(first) = picked_ids.first() {
+        if let Some(first) = picked_ids.first()
+            && !self.client.has_access_token()
+        {
             // Known only after the pipeline was read, so this is a selector that matched nothing
             // there (exit 3), not a usage error (exit 2 promises that nothing was sent).
-            self.client
-                .require(TokenRule::Access, Method::Get, "/projects/:id/jobs/:job_id")
-                .map_err(|_| {
-                    Error::gitlab(format!(
-                        "job {first} is not in pipeline {pipeline}; reading a job outside the \
-                         pipeline (GET /projects/:id/jobs/:job_id) needs GITLAB_TOKEN with read_api"
-                    ))
-                })?;
+            return Err(Error::no_match(format!(
+                "job {first} is not in pipeline {pipeline}; reading a job outside the pipeline \
+                 (GET /projects/:id/jobs/:job_id) needs GITLAB_TOKEN with read_api"
+            )));
         }
         for id in picked_ids {
-            if !picked.iter().any(|p| p.listed.job.id == id) {
-                picked.push(Picked {
-                    listed: self.single_job(id)?,
-                    in_pipeline: false,
-                });
+            if !picked.iter().any(|p| p.job.id == id) {
+                picked.push(self.single_job(id)?);
             }
         }
         Ok(picked)
@@ -210,9 +213,9 @@ impl Context {
         Ok(self
             .select(selectors)?
             .into_iter()
-            .map(|p| Target {
-                id: p.listed.job.id,
-                known: Some(p.listed),
+            .map(|listed| Target {
+                id: listed.job.id,
+                known: Some(listed),
             })
             .collect())
     }
@@ -225,16 +228,27 @@ impl Context {
         })
     }
 
+    /// Writes stdout. A reader that went away (`gljob jobs | head -1`) had what it wanted; any
+    /// other failure (a full disk, `>/dev/full`) is an output error (exit 5), never a usage error:
+    /// by now requests have been sent.
     pub fn print(&self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         match write(&mut out).and_then(|_| out.flush()) {
             Ok(()) => Ok(()),
-            // `gljob jobs | head -1`: the reader has what it wanted.
             Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-            Err(err) => Err(Error::usage(format!("writing the output failed: {err}"))),
+            Err(err) if err.kind() == io::ErrorKind::InvalidInput => {
+                Err(Error::no_match(err.to_string()))
+            }
+            Err(err) => Err(Error::output(err)),
         }
     }
+}
+
+/// The pipeline a job belongs to: its payload says so; a job listed without it came from the
+/// configured pipeline.
+pub fn own_pipeline(job: &Listed, configured: Option<u64>) -> Option<u64> {
+    job.job.pipeline.as_ref().map(|p| p.id).or(configured)
 }
 
 /// A job to act on: its id, and what the pipeline read said of it when it was resolved by name.
@@ -243,10 +257,14 @@ pub struct Target {
     pub known: Option<Listed>,
 }
 
-pub fn parse_listed(raw: Box<RawValue>, kind: Kind, method: &str, route: &str) -> Result<Listed> {
+pub fn parse_listed(raw: Box<RawValue>, kind: Kind, call: &Call) -> Result<Listed> {
     Listed::parse(raw, kind).map_err(|why| {
-        Error::gitlab(format!(
-            "{method} {route}: GitLab's answer is not a job GitLab would send: {why}"
-        ))
+        Error::new(
+            ErrorKind::Unreadable,
+            format!(
+                "{}: GitLab's answer is not a job GitLab would send: {why}",
+                call.describe()
+            ),
+        )
     })
 }

@@ -1,10 +1,11 @@
 //! `trace`: a job's log, bytes unchanged, once or followed until the job ends.
 
 use super::Context;
-use crate::api::{Method, TokenRule, routes};
-use crate::error::{Error, ExitCode, Result};
+use crate::api::route;
+use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::jitter;
 use crate::model::Status;
+use crate::say;
 use crate::select::Selector;
 use std::io::{self, Read, Write};
 use std::time::Duration;
@@ -16,78 +17,103 @@ pub fn trace(
     interval: Duration,
 ) -> Result<ExitCode> {
     // GitLab never lets a job token read a log (gitlab-org/gitlab#467492).
-    context.client.require(
-        TokenRule::Access,
-        Method::Get,
-        "/projects/:id/jobs/:job_id/trace",
-    )?;
-    let targets = context.target_ids(selectors)?;
-    let Some(target) = targets.first() else {
-        return Err(Error::usage("`gljob trace` needs one job"));
-    };
-    if targets.len() > 1 {
-        return Err(Error::usage(format!(
-            "{} jobs match; `gljob trace` prints one job's log: name one",
-            targets.len()
-        )));
+    context.client.require(&route::TRACE)?;
+    if selectors.iter().any(Selector::needs_pipeline) {
+        context.config.pipeline_id()?;
     }
-    let route = routes::job_action(&context.project, target.id, "trace");
+    let targets = context.target_ids(selectors)?;
+    let target = match targets.as_slice() {
+        [one] => one,
+        [] => return Err(Error::no_match("`gljob trace` needs one job, and none matched")),
+        many => {
+            return Err(Error::no_match(format!(
+                "{} jobs match; `gljob trace` prints one job's log: name one",
+                many.len()
+            )));
+        }
+    };
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if !follow {
-        let body = context.client.get_body(&route, TokenRule::Access)?;
-        return match copy_log(&mut body.into_reader(), &mut out, &route)? {
+        let call = route::TRACE.at(&context.project, target.id);
+        let body = context.client.get_stream(&call)?;
+        return match copy_log(&mut body.into_reader(), &mut out, &call.describe())? {
+            // `gljob trace ID | head`: the reader had what it wanted.
             Copied::Bytes(_) | Copied::ReaderGone => Ok(ExitCode::Done),
         };
     }
+    match follow_log(context, target.id, target.known.is_some(), interval, &mut out) {
+        Err(err) if *err.kind() == ErrorKind::TimedOut => {
+            say::line(&format!("gljob: {}", err.message()));
+            Ok(ExitCode::TimedOut)
+        }
+        other => other,
+    }
+}
 
-    // A job named in the pipeline is followed into its next attempt if it is retried; one given by
-    // id is followed as that job.
-    let followed_name = target.known.as_ref().map(|k| k.job.name.clone());
-    let mut job_id = target.id;
-    let mut route = route;
+/// Prints the log as it grows until the job ends. A job named in the pipeline is followed into
+/// its next attempt if it is retried; one given by id is followed as that job.
+fn follow_log(
+    context: &Context,
+    first_id: u64,
+    by_name: bool,
+    interval: Duration,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let deadline = *context.client.deadline();
+    let mut job_id = first_id;
     // GitLab sends the whole log on every read: remember how much was printed and print the rest.
     let mut printed: u64 = 0;
     loop {
         // The status is read before the log, so once it is final the log read after it is whole.
         let job = context.single_job(job_id)?;
-        let body = context.client.get_body(&route, TokenRule::Access)?;
+        let call = route::TRACE.at(&context.project, job_id);
+        let body = context.client.get_stream(&call)?;
         let mut reader = body.into_reader();
         let skipped = io::copy(&mut (&mut reader).take(printed), &mut io::sink())
-            .map_err(|e| read_error(&route, e))?;
+            .map_err(|e| read_error(context, &call.describe(), e))?;
         if skipped < printed {
-            note!(
+            say::line(&format!(
                 "gljob: the log of {} (#{}) got shorter (erased or restarted); printing it again \
                  from the start",
-                job.job.name,
-                job.job.id
-            );
+                job.job.name, job.job.id
+            ));
             printed = 0;
             continue;
         }
-        match copy_log(&mut reader, &mut out, &route)? {
-            Copied::Bytes(n) => printed += n,
-            Copied::ReaderGone => return Ok(ExitCode::Done),
+        match copy_log(&mut reader, out, &call.describe()) {
+            Ok(Copied::Bytes(n)) => printed += n,
+            // The reader went away before the job ended: what it would have seen is unknown.
+            Ok(Copied::ReaderGone) => {
+                return Err(Error::new(
+                    ErrorKind::Output,
+                    format!(
+                        "the reader of the log went away before {} (#{}) ended; its outcome is \
+                         not known",
+                        job.job.name, job.job.id
+                    ),
+                ));
+            }
+            Err(err) if *err.kind() == ErrorKind::NoAnswer && deadline.expired() => {
+                return Err(deadline.exceeded(&call.describe()));
+            }
+            Err(err) => return Err(err),
         }
         if job.job.status.is_final() {
             if job.job.status == Status::Success {
                 return Ok(ExitCode::Done);
             }
-            if let Some(name) = &followed_name
-                && let Some(next) = context.newer_attempt(name, job_id)?
-            {
-                note!(
-                    "gljob: {name} (#{job_id}) ended {} and was retried as #{}; printing the new \
+            if by_name && let Some(next) = context.newer_attempt(&job)? {
+                say::line(&format!(
+                    "gljob: {} (#{job_id}) ended {} and was retried as #{}; printing the new \
                      attempt's log from the start",
-                    job.job.status,
-                    next.job.id
-                );
+                    job.job.name, job.job.status, next.job.id
+                ));
                 job_id = next.job.id;
-                route = routes::job_action(&context.project, job_id, "trace");
                 printed = 0;
                 continue;
             }
-            note!(
+            say::line(&format!(
                 "gljob: {} (#{}) ended {}{}",
                 job.job.name,
                 job.job.id,
@@ -97,10 +123,12 @@ pub fn trace(
                     .as_ref()
                     .map(|r| format!(" ({r})"))
                     .unwrap_or_default()
-            );
+            ));
             return Ok(ExitCode::NotPassed);
         }
-        std::thread::sleep(jitter::spread(interval, 0.2));
+        if !deadline.sleep(jitter::spread(interval, 0.2)) {
+            return Err(deadline.exceeded("following the log"));
+        }
     }
 }
 
@@ -119,26 +147,35 @@ fn copy_log(reader: &mut dyn Read, out: &mut dyn Write, route: &str) -> Result<C
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(route, e)),
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::NoAnswer,
+                    format!("{route}: reading the log from GitLab failed: {e}"),
+                ));
+            }
         };
         if let Err(e) = out.write_all(&buffer[..n]) {
             return if e.kind() == io::ErrorKind::BrokenPipe {
                 Ok(Copied::ReaderGone)
             } else {
-                Err(Error::usage(format!("writing the log failed: {e}")))
+                Err(Error::output(e))
             };
         }
         total += n as u64;
     }
     match out.flush() {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Copied::ReaderGone),
-        Err(e) => Err(Error::usage(format!("writing the log failed: {e}"))),
+        Err(e) => Err(Error::output(e)),
         Ok(()) => Ok(Copied::Bytes(total)),
     }
 }
 
-fn read_error(route: &str, err: io::Error) -> Error {
-    Error::gitlab(format!(
-        "GET {route}: reading the log from GitLab failed: {err}"
-    ))
+fn read_error(context: &Context, route: &str, err: io::Error) -> Error {
+    if context.client.deadline().expired() {
+        return context.client.deadline().exceeded(route);
+    }
+    Error::new(
+        ErrorKind::NoAnswer,
+        format!("{route}: reading the log from GitLab failed: {err}"),
+    )
 }

@@ -1,0 +1,172 @@
+//! GitLab's refusals explained: its own words from the error body, and what to do next, from what
+//! GitLab's code does (`docs/gitlab-behaviour.md` §2.4, §3.4).
+
+use super::TokenKind;
+use super::route::{Call, Method, TokenRule};
+use crate::error::{Error, ErrorKind, clean_snippet};
+use serde_json::Value;
+
+/// GitLab's own words from an error body: `message` (a string, or an object on rate limits),
+/// or Grape's and Doorkeeper's `error`/`error_description`.
+pub fn gitlab_message(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let text = match value.get("message") {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Object(object)) => match object.get("error") {
+            Some(Value::String(text)) => text.clone(),
+            _ => Value::Object(object.clone()).to_string(),
+        },
+        Some(other) => other.to_string(),
+        None => match (
+            value.get("error").and_then(Value::as_str),
+            value.get("error_description").and_then(Value::as_str),
+        ) {
+            (Some(error), Some(description)) => format!("{error}: {description}"),
+            (Some(error), None) => error.to_string(),
+            _ => return None,
+        },
+    };
+    Some(clean_snippet(text.as_bytes(), 300))
+}
+
+/// The error for a non-success answer: GitLab's status and words, and a hint.
+pub fn refusal(
+    call: &Call,
+    status: u16,
+    content_type: &str,
+    location: Option<&str>,
+    body: &[u8],
+    kind: TokenKind,
+) -> Error {
+    let message = gitlab_message(body);
+    let quoted = match &message {
+        Some(text) => format!("\"{text}\""),
+        None if body.is_empty() => "an empty body".to_string(),
+        None => format!(
+            "{} \"{}\"",
+            describe_content_type(content_type),
+            clean_snippet(body, 120)
+        ),
+    };
+    let text = message.unwrap_or_default();
+    let next = hint(call, status, &text, kind, location);
+    Error::new(
+        ErrorKind::Refused {
+            status,
+            message: text,
+        },
+        format!(
+            "{}: GitLab answered {status} {quoted}; {next}",
+            call.describe()
+        ),
+    )
+}
+
+pub fn describe_content_type(content_type: &str) -> String {
+    if content_type.is_empty() {
+        "a body".to_string()
+    } else {
+        format!("'{}'", clean_snippet(content_type.as_bytes(), 60))
+    }
+}
+
+fn hint(call: &Call, status: u16, message: &str, kind: TokenKind, location: Option<&str>) -> String {
+    let route = call.route;
+    let refused_job_token = "this GitLab does not accept CI_JOB_TOKEN on this route (pipeline job \
+        lists need GitLab 18.0+, bridges 19.0+): set GITLAB_TOKEN to an access token with the \
+        read_api scope";
+    match (status, kind) {
+        (300..=399, _) => format!(
+            "gljob does not follow redirects with a token; point CI_API_V4_URL or --api-url at the \
+             final address{}",
+            location
+                .map(|l| format!(" (GitLab pointed to {})", clean_snippet(l.as_bytes(), 200)))
+                .unwrap_or_default()
+        ),
+        (401, TokenKind::Job) if route.token == TokenRule::JobToken => {
+            "CI_JOB_TOKEN is invalid or its job is no longer running (a job token works only while \
+             its job runs)"
+                .into()
+        }
+        (401, TokenKind::Job) => refused_job_token.into(),
+        (404, TokenKind::Job) if message.contains("Project Not Found") => {
+            format!("{refused_job_token}; or the project is not visible to this job")
+        }
+        (401, TokenKind::Access) => {
+            "the access token (GITLAB_TOKEN/--token) is invalid, expired or revoked".into()
+        }
+        (403, _) if message.contains("insufficient_scope") => format!(
+            "the access token lacks the scope this needs: {} needs an access token with the {} scope",
+            route.method.as_str(),
+            route.scope()
+        ),
+        (403, _) if message.contains("job token not allowed") => {
+            "add this project to the target project's job token allowlist (Settings > CI/CD > Job \
+             token permissions), or use GITLAB_TOKEN"
+                .into()
+        }
+        (403, _) => "the token's user lacks the permission for this (reading jobs needs Reporter; \
+            play, cancel and retry Developer and access to protected refs; erasing others' jobs \
+            Maintainer)"
+            .into(),
+        (404, _) if message.contains("Project Not Found") => {
+            "check CI_PROJECT_ID or --project: the project does not exist or the token's user \
+             cannot see it"
+                .into()
+        }
+        (404, _) if route.template.contains(":job_id") => {
+            "no such job in this project, or the token's user cannot see it".into()
+        }
+        (404, _) => "check the API URL, project and pipeline".into(),
+        (400, _) => "GitLab refused the request's parameters".into(),
+        // docs/gitlab-behaviour.md §4: GitLab may cap offset pagination of a project's jobs.
+        (405, _) if message.contains("Offset pagination") => {
+            "this GitLab lists at most so many jobs by page; use --limit, or list a pipeline's jobs \
+             instead of --project-wide"
+                .into()
+        }
+        (429, _) if route.method == Method::Post => {
+            "GitLab is rate-limiting these requests and did not apply this one; try again later"
+                .into()
+        }
+        (429, _) => "GitLab is rate-limiting these requests (the project jobs list allows 600 a \
+            minute per user by default); try again later or poll less often"
+            .into(),
+        (500..=599, _) => "GitLab failed; try again later".into(),
+        _ => "unexpected answer".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_of_every_shape_gitlab_sends() {
+        assert_eq!(
+            gitlab_message(br#"{"message":"403 Forbidden - Job is not retryable"}"#).unwrap(),
+            "403 Forbidden - Job is not retryable"
+        );
+        assert_eq!(
+            gitlab_message(
+                br#"{"message":{"error":"This endpoint has been requested too many times. Try again later."}}"#
+            )
+            .unwrap(),
+            "This endpoint has been requested too many times. Try again later."
+        );
+        assert_eq!(
+            gitlab_message(br#"{"message":{"base":["is invalid"]}}"#).unwrap(),
+            r#"{"base":["is invalid"]}"#
+        );
+        assert_eq!(
+            gitlab_message(br#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"api"}"#).unwrap(),
+            "insufficient_scope: The request requires higher privileges than provided by the access token."
+        );
+        assert_eq!(
+            gitlab_message(br#"{"error":"scope does not have a valid value"}"#).unwrap(),
+            "scope does not have a valid value"
+        );
+        assert_eq!(gitlab_message(b"Retry later"), None);
+        assert_eq!(gitlab_message(b"<html>502</html>"), None);
+    }
+}

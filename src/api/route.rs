@@ -1,0 +1,151 @@
+//! GitLab's routes as values: each knows its method, its path template, which token GitLab
+//! accepts on it and whether it writes, so no call site pairs them by hand
+//! (`docs/gitlab-behaviour.md` §3.2 says which route takes which token, and since when).
+
+/// Which token a route accepts. GitLab honours `CI_JOB_TOKEN` only on routes that declare
+/// `job_token_allowed`; on every other route the job token is silently ignored and the request
+/// is anonymous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRule {
+    /// `GET /job`, `GET /job/allowed_agents`: the job token names the job, so only it will do.
+    JobToken,
+    /// The list routes: an access token when there is one, else the job token (pipeline job lists
+    /// from GitLab 18.0, bridges from 19.0).
+    AccessOrJob,
+    /// Single job, trace, play, cancel, retry, erase: GitLab never takes a job token there.
+    Access,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// A route of GitLab's API v4.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Route {
+    pub method: Method,
+    /// As GitLab's docs write it: `/projects/:id/jobs/:job_id/play`.
+    pub template: &'static str,
+    pub token: TokenRule,
+    /// What the write does, in a word (`play`); `None` for reads.
+    pub action: Option<&'static str>,
+}
+
+impl Route {
+    /// Whether the route changes something: such a request is never sent twice.
+    pub fn writes(&self) -> bool {
+        self.method == Method::Post
+    }
+
+    /// The scope an access token needs here.
+    pub fn scope(&self) -> &'static str {
+        match self.method {
+            Method::Get => "read_api",
+            Method::Post => "api",
+        }
+    }
+
+    /// The route with its placeholders filled: `:id` with the project (one encoded segment),
+    /// `:pipeline_id` and `:job_id` with numbers.
+    pub fn at(&'static self, project: &str, id: u64) -> Call {
+        let path = self
+            .template
+            .replace(":id", project)
+            .replace(":pipeline_id", &id.to_string())
+            .replace(":job_id", &id.to_string());
+        Call { route: self, path }
+    }
+
+    /// A route without placeholders (`/job`) or with only the project's.
+    pub fn of_project(&'static self, project: &str) -> Call {
+        Call {
+            route: self,
+            path: self.template.replace(":id", project),
+        }
+    }
+}
+
+/// A route with its path filled in, ready to send.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub route: &'static Route,
+    pub path: String,
+}
+
+impl Call {
+    /// `GET /projects/42/jobs/7`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.route.method.as_str(), self.path)
+    }
+}
+
+/// `GET /job`: the job the job token belongs to.
+pub static OWN_JOB: Route = read("/job", TokenRule::JobToken);
+/// `GET /job/allowed_agents`.
+pub static ALLOWED_AGENTS: Route = read("/job/allowed_agents", TokenRule::JobToken);
+/// `GET /projects/:id/jobs`: every job of the project.
+pub static PROJECT_JOBS: Route = read("/projects/:id/jobs", TokenRule::AccessOrJob);
+/// `GET /projects/:id/pipelines/:pipeline_id/jobs`: the latest attempt of each build.
+pub static PIPELINE_JOBS: Route = read(
+    "/projects/:id/pipelines/:pipeline_id/jobs",
+    TokenRule::AccessOrJob,
+);
+/// `GET /projects/:id/pipelines/:pipeline_id/bridges`: the trigger jobs.
+pub static PIPELINE_BRIDGES: Route = read(
+    "/projects/:id/pipelines/:pipeline_id/bridges",
+    TokenRule::AccessOrJob,
+);
+/// `GET /projects/:id/jobs/:job_id`.
+pub static JOB: Route = read("/projects/:id/jobs/:job_id", TokenRule::Access);
+/// `GET /projects/:id/jobs/:job_id/trace`: the log, never with a job token
+/// (gitlab-org/gitlab#467492).
+pub static TRACE: Route = read("/projects/:id/jobs/:job_id/trace", TokenRule::Access);
+pub static PLAY: Route = write("/projects/:id/jobs/:job_id/play", "play");
+pub static CANCEL: Route = write("/projects/:id/jobs/:job_id/cancel", "cancel");
+pub static RETRY: Route = write("/projects/:id/jobs/:job_id/retry", "retry");
+pub static ERASE: Route = write("/projects/:id/jobs/:job_id/erase", "erase");
+
+const fn read(template: &'static str, token: TokenRule) -> Route {
+    Route {
+        method: Method::Get,
+        template,
+        token,
+        action: None,
+    }
+}
+
+const fn write(template: &'static str, action: &'static str) -> Route {
+    Route {
+        method: Method::Post,
+        template,
+        token: TokenRule::Access,
+        action: Some(action),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_fill_their_placeholders() {
+        assert_eq!(PLAY.at("42", 7).path, "/projects/42/jobs/7/play");
+        assert_eq!(
+            PIPELINE_JOBS.at("group%2Fapp", 9).path,
+            "/projects/group%2Fapp/pipelines/9/jobs"
+        );
+        assert!(PLAY.writes() && !JOB.writes());
+        assert_eq!(CANCEL.at("1", 2).describe(), "POST /projects/1/jobs/2/cancel");
+    }
+}

@@ -1,0 +1,91 @@
+//! How long to wait before trying a read again: GitLab's `Retry-After` or `RateLimit-Reset`, else
+//! exponential backoff with jitter. Every pause is then capped by the deadline by the caller.
+
+use crate::jitter;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Longest wait a `Retry-After` or backoff may impose on one retry.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+/// No retry starts once a request has spent this long, whatever `--retries` allows.
+pub const MAX_RETRY_TOTAL: Duration = Duration::from_secs(180);
+
+/// Exponential backoff with jitter: about 1 s, 2 s, 4 s … capped at [`MAX_RETRY_DELAY`].
+pub fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(1000u64.saturating_mul(1 << attempt.min(6)));
+    jitter::spread(base.min(MAX_RETRY_DELAY), 0.25)
+}
+
+/// `Retry-After` (seconds or an HTTP date), else `RateLimit-Reset` (a unix time), else backoff.
+/// GitLab's own jobs-list limit sends none of them (`docs/gitlab-behaviour.md` §5).
+pub fn retry_delay(retry_after: Option<&str>, ratelimit_reset: Option<&str>, attempt: u32) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let from_headers = retry_after
+        .and_then(|v| {
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .or_else(|| parse_http_date(v).map(|at| at.saturating_sub(now)))
+        })
+        .or_else(|| {
+            ratelimit_reset
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|at| at.saturating_sub(now))
+        })
+        .map(Duration::from_secs);
+    from_headers
+        .unwrap_or_else(|| backoff(attempt))
+        .min(MAX_RETRY_DELAY)
+}
+
+/// Parses the IMF-fixdate form of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`) into unix seconds.
+pub fn parse_http_date(text: &str) -> Option<u64> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
+    let day: i64 = day.parse().ok()?;
+    let year: i64 = year.parse().ok()?;
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + m * 60 + s).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn retry_after_wins_and_is_capped() {
+        assert_eq!(retry_delay(Some("7"), Some("1"), 0), Duration::from_secs(7));
+        assert_eq!(retry_delay(Some("600"), None, 0), MAX_RETRY_DELAY);
+    }
+}

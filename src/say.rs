@@ -1,0 +1,297 @@
+//! The choke point for what people read: every stderr line, and every cell of human stdout.
+//!
+//! Two things are done there and nowhere else:
+//! - **redaction**: a [`Redactor`] knows every secret of the run (both tokens, the credentials of
+//!   the API URL and of the proxies, `private_token=` values) and removes each wherever it appears,
+//!   including text quoted from a server or a proxy that echoes what it was sent;
+//! - **neutralising control characters**: a job name such as `x\r\n\e[32mpassed: deploy` must not
+//!   forge a line of the CI log, so CR, LF, ESC and the other control characters (and Unicode's
+//!   direction overrides) are shown escaped (`\r`, `\n`, `\x1b`).
+//!
+//! `--json` output and `trace`'s log bytes do not come here: they are GitLab's bytes, unchanged.
+
+use std::borrow::Cow;
+use std::io::Write as _;
+use std::sync::OnceLock;
+
+/// What replaces a secret.
+pub const REDACTED: &str = "<redacted>";
+
+/// Secrets shorter than this are not searched for in free text (a one-letter password would
+/// blank every such letter); URL credentials are still removed by their place in a URL.
+const MIN_SECRET_LEN: usize = 4;
+
+/// Every secret of the run, and the rule that removes them from text.
+#[derive(Debug, Default, Clone)]
+pub struct Redactor {
+    secrets: Vec<String>,
+}
+
+/// The variables whose values are secrets or may carry them in a URL.
+pub const SECRET_VARIABLES: [&str; 2] = ["CI_JOB_TOKEN", "GITLAB_TOKEN"];
+pub const URL_VARIABLES: [&str; 8] = [
+    "CI_API_V4_URL",
+    "CI_SERVER_URL",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
+
+impl Redactor {
+    /// Collects the secrets from the environment and the flags that may hold them (`--token`,
+    /// `--api-url`), before anything is parsed or validated, so that even an error about a
+    /// malformed URL cannot print the password inside it.
+    pub fn from_run(env: impl Fn(&str) -> Option<String>, flags: &[(&str, String)]) -> Self {
+        let mut redactor = Redactor::default();
+        for name in SECRET_VARIABLES {
+            if let Some(value) = env(name) {
+                redactor.add(&value);
+            }
+        }
+        for name in URL_VARIABLES {
+            if let Some(value) = env(name) {
+                redactor.add_url(&value);
+            }
+        }
+        for (flag, value) in flags {
+            match *flag {
+                "--token" => redactor.add(value),
+                _ => redactor.add_url(value),
+            }
+        }
+        redactor
+    }
+
+    /// A secret, in the forms it may be printed: as given, trimmed, percent-decoded and encoded.
+    pub fn add(&mut self, secret: &str) {
+        for form in [
+            secret.to_string(),
+            secret.trim().to_string(),
+            percent_decode(secret.trim()),
+            crate::config::encode_path_segment(secret.trim()),
+        ] {
+            if form.chars().count() >= MIN_SECRET_LEN && !self.secrets.contains(&form) {
+                self.secrets.push(form);
+            }
+        }
+        // Longest first, so a secret that contains another is removed whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// The user, password and token query values a URL carries. Read leniently: the URL may be
+    /// malformed (that may be why it is being printed), and a password may hold an unencoded `/`,
+    /// so the credentials are everything between `://` and the last `@` before any `?` or `#`.
+    pub fn add_url(&mut self, url: &str) {
+        let (before_query, query) = match url.split_once(['?', '#']) {
+            Some((base, query)) => (base, query),
+            None => (url, ""),
+        };
+        let rest = before_query
+            .split_once("://")
+            .map_or(before_query, |(_, r)| r);
+        if let Some((userinfo, _)) = rest.rsplit_once('@') {
+            self.add(userinfo);
+            if let Some((user, password)) = userinfo.split_once(':') {
+                self.add(user);
+                self.add(password);
+            }
+        }
+        for pair in query.split(['&', ';']) {
+            if let Some((key, value)) = pair.split_once('=')
+                && is_secret_query_key(key)
+            {
+                self.add(value);
+            }
+        }
+    }
+
+    /// `text` with every secret replaced by [`REDACTED`], and any `scheme://user:pass@` userinfo
+    /// or secret query value removed even when it is not a known secret.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out: Cow<str> = Cow::Borrowed(text);
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
+            }
+        }
+        match redact_url_credentials(&out) {
+            Some(cleaned) => Cow::Owned(cleaned),
+            None => out,
+        }
+    }
+}
+
+fn is_secret_query_key(key: &str) -> bool {
+    ["private_token", "job_token", "token", "access_token"]
+        .contains(&key.to_ascii_lowercase().as_str())
+}
+
+/// Removes `user:pass@` from every `scheme://user:pass@host` in free text, and the values of
+/// `private_token=`-like query keys. `None` when there was nothing to remove.
+fn redact_url_credentials(text: &str) -> Option<String> {
+    let mut changed = false;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        // The URL's authority ends at white space, a quote or the path; credentials end at the
+        // last `@` before that.
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '?' | '#'))
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) if !tail[..at].starts_with(REDACTED) => {
+                out.push_str(REDACTED);
+                rest = &tail[at..];
+                changed = true;
+            }
+            _ => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    let mut final_text = String::with_capacity(out.len());
+    let mut remaining = out.as_str();
+    while let Some(i) = remaining.find(['?', '&', ';']) {
+        final_text.push_str(&remaining[..=i]);
+        remaining = &remaining[i + 1..];
+        let Some(eq) = remaining.find('=') else {
+            break;
+        };
+        let key = &remaining[..eq];
+        if !key.is_empty() && key.len() <= 20 && is_secret_query_key(key) {
+            let value_end = remaining[eq + 1..]
+                .find(|c: char| c.is_whitespace() || matches!(c, '&' | ';' | '"' | '\'' | '#'))
+                .map_or(remaining.len(), |j| eq + 1 + j);
+            if &remaining[eq + 1..value_end] != REDACTED {
+                final_text.push_str(key);
+                final_text.push('=');
+                final_text.push_str(REDACTED);
+                remaining = &remaining[value_end..];
+                changed = true;
+            }
+        }
+    }
+    final_text.push_str(remaining);
+    changed.then_some(final_text)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Shows control characters (and Unicode's bidirectional overrides, which reorder what a
+/// terminal displays) as visible escapes, so text from GitLab can never start a line, move the
+/// cursor or colour what follows.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+
+/// Makes `redactor` the one every later line goes through. Called once, first thing in `main`.
+pub fn install(redactor: Redactor) {
+    let _ = REDACTOR.set(redactor);
+}
+
+/// Text for people: secrets removed, control characters escaped.
+pub fn clean(text: &str) -> String {
+    let redacted = match REDACTOR.get() {
+        Some(redactor) => redactor.redact(text),
+        None => Cow::Borrowed(text),
+    };
+    escape_controls(&redacted).into_owned()
+}
+
+/// One line on stderr, cleaned. Unlike `eprintln!`, it does not panic when stderr fails to take
+/// it (`2>/dev/full`, a full disk): with `panic = "abort"` that turned any verdict into SIGABRT.
+pub fn line(text: &str) {
+    let cleaned = clean(text);
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(cleaned.as_bytes());
+    let _ = err.write_all(b"\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_every_secret_is_removed() {
+        let env = |name: &str| match name {
+            "CI_JOB_TOKEN" => Some("glcbt-jobSECRET".to_string()),
+            "CI_API_V4_URL" => Some("https://oauth2:glpat-urlSECRET@h:99999/api/v4".to_string()),
+            "HTTPS_PROXY" => Some("http://user:pa/ss%40w0rd@proxy:3128".to_string()),
+            _ => None,
+        };
+        let redactor = Redactor::from_run(env, &[("--token", "glpat-flagSECRET".into())]);
+        let text = "job glcbt-jobSECRET, url glpat-urlSECRET, proxy pa/ss%40w0rd and pa/ss@w0rd, \
+                    flag glpat-flagSECRET";
+        let out = redactor.redact(text);
+        for secret in ["jobSECRET", "urlSECRET", "pa/ss", "w0rd", "flagSECRET"] {
+            assert!(!out.contains(secret), "{secret} in {out}");
+        }
+    }
+
+    #[test]
+    fn url_credentials_and_token_queries_are_removed_even_when_unknown() {
+        let redactor = Redactor::default();
+        assert_eq!(
+            redactor.redact("GET http://u:p@x:1/a?private_token=abc&page=2 failed"),
+            "GET http://<redacted>@x:1/a?private_token=<redacted>&page=2 failed"
+        );
+        assert_eq!(redactor.redact("https://h/api/v4/job"), "https://h/api/v4/job");
+        assert_eq!(redactor.redact("a ? b = c"), "a ? b = c");
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(
+            escape_controls("x\r\n\u{1b}[32mpassed: deploy\t\u{202e}"),
+            "x\\r\\n\\x1b[32mpassed: deploy\\t\\u{202e}"
+        );
+        assert_eq!(escape_controls("rspec 1/3 ✓"), "rspec 1/3 ✓");
+    }
+}
