@@ -8,7 +8,6 @@
 use crate::error::{Error, Result};
 use std::time::{Duration, Instant};
 
-
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     started: Instant,
@@ -39,7 +38,8 @@ impl Deadline {
 
     /// Time left, `None` when unbounded; zero once passed.
     pub fn remaining(&self) -> Option<Duration> {
-        self.at.map(|at| at.saturating_duration_since(Instant::now()))
+        self.at
+            .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     pub fn expired(&self) -> bool {
@@ -88,7 +88,10 @@ mod tests {
     fn a_deadline_caps_every_pause() {
         let deadline = Deadline::after(Instant::now(), Some(Duration::from_millis(30)));
         assert!(deadline.cap(Duration::from_secs(60)) <= Duration::from_millis(30));
-        assert!(!deadline.sleep(Duration::from_secs(60)), "the deadline came first");
+        assert!(
+            !deadline.sleep(Duration::from_secs(60)),
+            "the deadline came first"
+        );
         assert!(deadline.expired());
         assert!(deadline.check("waiting").is_err());
         let none = Deadline::none();

@@ -39,14 +39,15 @@ fn main() {
         }
         Ok(Parsed::Run(invocation)) => {
             let command = invocation.command.name();
-            let outcome =
-                config::Config::load(&invocation.overrides, |name| std::env::var(name).ok())
-                    .and_then(|config| {
-                        if let Some(warning) = config.plaintext_warning() {
-                            say::line(&format!("gljob: warning: {warning}"));
-                        }
-                        commands::run(*invocation, config, started)
-                    });
+            let env = |name: &str| std::env::var(name).ok();
+            let outcome = commands::missing_settings(&invocation, env)
+                .and_then(|()| config::Config::load(&invocation.overrides, env))
+                .and_then(|config| {
+                    if let Some(warning) = config.plaintext_warning() {
+                        say::line(&format!("gljob: warning: {warning}"));
+                    }
+                    commands::run(*invocation, config, started)
+                });
             match outcome {
                 Ok(code) => code,
                 Err(err) => {
@@ -55,9 +56,12 @@ fn main() {
                 }
             }
         }
-        Err(err) => {
-            say::line(&format!("gljob: {err}"));
-            err.exit_code()
+        Err(cli::CliError { command, error }) => {
+            match command {
+                Some(command) => say::line(&format!("gljob {}: {error}", command.name())),
+                None => say::line(&format!("gljob: {error}")),
+            }
+            error.exit_code()
         }
     };
     std::process::exit(code.code());

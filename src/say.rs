@@ -282,7 +282,10 @@ mod tests {
             redactor.redact("GET http://u:p@x:1/a?private_token=abc&page=2 failed"),
             "GET http://<redacted>@x:1/a?private_token=<redacted>&page=2 failed"
         );
-        assert_eq!(redactor.redact("https://h/api/v4/job"), "https://h/api/v4/job");
+        assert_eq!(
+            redactor.redact("https://h/api/v4/job"),
+            "https://h/api/v4/job"
+        );
         assert_eq!(redactor.redact("a ? b = c"), "a ? b = c");
     }
 

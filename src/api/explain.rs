@@ -70,7 +70,13 @@ pub fn describe_content_type(content_type: &str) -> String {
     }
 }
 
-fn hint(call: &Call, status: u16, message: &str, kind: TokenKind, location: Option<&str>) -> String {
+fn hint(
+    call: &Call,
+    status: u16,
+    message: &str,
+    kind: TokenKind,
+    location: Option<&str>,
+) -> String {
     let route = call.route;
     let refused_job_token = "this GitLab does not accept CI_JOB_TOKEN on this route (pipeline job \
         lists need GitLab 18.0+, bridges 19.0+): set GITLAB_TOKEN to an access token with the \

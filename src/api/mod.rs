@@ -339,9 +339,8 @@ impl Client {
             if (200..300).contains(&status) {
                 return Ok(response.into_body());
             }
-            let answer = read_answer(call, response, MAX_ERROR_BODY).map_err(|e| {
-                Failed::from(self.transport_error(call, &e))
-            })?;
+            let answer = read_answer(call, response, MAX_ERROR_BODY)
+                .map_err(|e| Failed::from(self.transport_error(call, &e)))?;
             Err(self.refusal(call, &answer))
         })
     }
@@ -387,7 +386,9 @@ impl Client {
             } else {
                 error.is_transient()
             };
-            if !retryable || attempt >= self.retries || first_try.elapsed() >= timing::MAX_RETRY_TOTAL
+            if !retryable
+                || attempt >= self.retries
+                || first_try.elapsed() >= timing::MAX_RETRY_TOTAL
             {
                 return Err(error);
             }
@@ -422,8 +423,8 @@ impl Client {
         limit: u64,
     ) -> std::result::Result<Answer, Failed> {
         let response = self.send(call, query, json)?;
-        let answer =
-            read_answer(call, response, limit).map_err(|e| Failed::from(self.transport_error(call, &e)))?;
+        let answer = read_answer(call, response, limit)
+            .map_err(|e| Failed::from(self.transport_error(call, &e)))?;
         if (200..300).contains(&answer.status) {
             return Ok(answer);
         }
@@ -586,7 +587,11 @@ fn read_answer(
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = if (200..300).contains(&status) {
-        response.body_mut().with_config().limit(limit).read_to_vec()?
+        response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()?
     } else {
         let mut body = Vec::new();
         // An error body is only quoted; a failure to read all of it changes nothing.

@@ -146,6 +146,9 @@ mod tests {
             "/projects/group%2Fapp/pipelines/9/jobs"
         );
         assert!(PLAY.writes() && !JOB.writes());
-        assert_eq!(CANCEL.at("1", 2).describe(), "POST /projects/1/jobs/2/cancel");
+        assert_eq!(
+            CANCEL.at("1", 2).describe(),
+            "POST /projects/1/jobs/2/cancel"
+        );
     }
 }

@@ -17,7 +17,11 @@ pub fn backoff(attempt: u32) -> Duration {
 
 /// `Retry-After` (seconds or an HTTP date), else `RateLimit-Reset` (a unix time), else backoff.
 /// GitLab's own jobs-list limit sends none of them (`docs/gitlab-behaviour.md` §5).
-pub fn retry_delay(retry_after: Option<&str>, ratelimit_reset: Option<&str>, attempt: u32) -> Duration {
+pub fn retry_delay(
+    retry_after: Option<&str>,
+    ratelimit_reset: Option<&str>,
+    attempt: u32,
+) -> Duration {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

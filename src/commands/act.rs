@@ -108,7 +108,11 @@ fn unknown(err: Error, action: &str, id: u64, seen: &str) -> Error {
     )
 }
 
-fn prepare(context: &Context, selectors: &[Selector], route: &'static Route) -> Result<Vec<Target>> {
+fn prepare(
+    context: &Context,
+    selectors: &[Selector],
+    route: &'static Route,
+) -> Result<Vec<Target>> {
     context.client.require(route)?;
     if selectors.iter().any(Selector::needs_pipeline) {
         // Names and stages are looked up in the configured pipeline: say so before any request.

@@ -39,7 +39,11 @@ pub fn follow_as_listed(context: &Context, listed: Listed) -> Followed {
 
 /// Follows `followed` until every job is final (or the deadline), then prints the verdict and
 /// returns the exit code. Shared by `wait`, `play --wait` and `retry --wait`.
-pub fn follow(context: &Context, followed: Vec<Followed>, options: WaitOptions) -> Result<ExitCode> {
+pub fn follow(
+    context: &Context,
+    followed: Vec<Followed>,
+    options: WaitOptions,
+) -> Result<ExitCode> {
     let deadline = *context.client.deadline();
     let mut source = |followed: &[Followed]| -> Result<Snapshot> {
         let mut snapshot = Snapshot::default();

@@ -27,8 +27,93 @@ pub struct Context {
     pub project: String,
 }
 
+/// Every setting the command needs and the environment and flags lack, named in one message
+/// (not one per run), before anything is sent.
+pub fn missing_settings(
+    invocation: &Invocation,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<()> {
+    use crate::api::TokenRule;
+    let set = |flag: &Option<String>, variable: &str| {
+        flag.as_deref().is_some_and(|v| !v.trim().is_empty())
+            || env(variable).is_some_and(|v| !v.trim().is_empty())
+    };
+    let overrides = &invocation.overrides;
+    let by_name = |selectors: &[Selector]| selectors.iter().any(Selector::needs_pipeline);
+    // What the command needs: the project, the configured pipeline, and which token.
+    let (project, pipeline, token) = match &invocation.command {
+        Command::Job { selectors } if selectors.is_empty() => (false, false, TokenRule::JobToken),
+        Command::Job { selectors } if !by_name(selectors) => (true, false, TokenRule::Access),
+        Command::Job { .. } => (true, true, TokenRule::AccessOrJob),
+        Command::Agents => (false, false, TokenRule::JobToken),
+        Command::Jobs { project_wide, .. } => (true, !project_wide, TokenRule::AccessOrJob),
+        Command::Bridges { .. } => (true, true, TokenRule::AccessOrJob),
+        Command::Trace { selectors, .. }
+        | Command::Play { selectors, .. }
+        | Command::Cancel { selectors, .. }
+        | Command::Retry { selectors, .. }
+        | Command::Erase { selectors } => (true, by_name(selectors), TokenRule::Access),
+        Command::Wait { .. } | Command::Check { .. } => (true, true, TokenRule::AccessOrJob),
+    };
+    let mut missing: Vec<&str> = Vec::new();
+    if !set(&overrides.api_url, "CI_API_V4_URL") && !set(&None, "CI_SERVER_URL") {
+        missing.push(
+            "CI_API_V4_URL (or CI_SERVER_URL, or --api-url https://gitlab.example.com/api/v4)",
+        );
+    }
+    if project && !set(&overrides.project, "CI_PROJECT_ID") {
+        missing.push("CI_PROJECT_ID (or --project ID|group/project)");
+    }
+    if pipeline && overrides.pipeline.is_none() && !set(&None, "CI_PIPELINE_ID") {
+        missing.push("CI_PIPELINE_ID (or --pipeline ID), where names and stages are looked up");
+    }
+    let access = set(&overrides.token, "GITLAB_TOKEN");
+    let job = set(&None, "CI_JOB_TOKEN");
+    let writes = matches!(
+        invocation.command,
+        Command::Play { .. }
+            | Command::Cancel { .. }
+            | Command::Retry { .. }
+            | Command::Erase { .. }
+    );
+    let access_needed = if writes {
+        "GITLAB_TOKEN (or --token): an access token with the api scope (GitLab does not accept \
+         CI_JOB_TOKEN to play, cancel, retry or erase)"
+    } else {
+        "GITLAB_TOKEN (or --token): an access token with the read_api scope (GitLab does not \
+         accept CI_JOB_TOKEN on this route)"
+    };
+    match token {
+        TokenRule::JobToken if !job => {
+            missing.push("CI_JOB_TOKEN (this reads the job's own job: run it inside a CI job)")
+        }
+        TokenRule::AccessOrJob if !job && !access => missing.push(
+            "a token: CI_JOB_TOKEN inside a job (GitLab 18.0+), or GITLAB_TOKEN/--token with the \
+             read_api scope",
+        ),
+        TokenRule::Access if !access => missing.push(access_needed),
+        _ => {}
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "missing {}: {}",
+        if missing.len() == 1 {
+            "a setting"
+        } else {
+            "settings"
+        },
+        missing.join("; ")
+    )))
+}
+
 /// Runs the command. `started` is when gljob started: `--timeout` counts from there.
-pub fn run(invocation: Invocation, config: Config, started: std::time::Instant) -> Result<ExitCode> {
+pub fn run(
+    invocation: Invocation,
+    config: Config,
+    started: std::time::Instant,
+) -> Result<ExitCode> {
     let deadline = Deadline::after(started, invocation.command.timeout());
     let client = Client::new(&config, invocation.verbose, invocation.retries, deadline)?;
     // `gljob job` and `gljob agents` read the token's own job and need no project.

@@ -24,7 +24,11 @@ pub fn trace(
     let targets = context.target_ids(selectors)?;
     let target = match targets.as_slice() {
         [one] => one,
-        [] => return Err(Error::no_match("`gljob trace` needs one job, and none matched")),
+        [] => {
+            return Err(Error::no_match(
+                "`gljob trace` needs one job, and none matched",
+            ));
+        }
         many => {
             return Err(Error::no_match(format!(
                 "{} jobs match; `gljob trace` prints one job's log: name one",
@@ -42,7 +46,13 @@ pub fn trace(
             Copied::Bytes(_) | Copied::ReaderGone => Ok(ExitCode::Done),
         };
     }
-    match follow_log(context, target.id, target.known.is_some(), interval, &mut out) {
+    match follow_log(
+        context,
+        target.id,
+        target.known.is_some(),
+        interval,
+        &mut out,
+    ) {
         Err(err) if *err.kind() == ErrorKind::TimedOut => {
             say::line(&format!("gljob: {}", err.message()));
             Ok(ExitCode::TimedOut)

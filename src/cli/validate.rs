@@ -1,0 +1,325 @@
+//! From raw arguments to a typed invocation: the command, converted values, and every rule that
+//! ties flags together. Nothing here reads the environment or sends anything.
+
+use super::defs::{CommandName, RawArgs};
+use super::{Command, Invocation, Parsed, help, suggest};
+use crate::config::Overrides;
+use crate::duration;
+use crate::model::Status;
+use crate::output::Format;
+use crate::select::Selector;
+use crate::wait::{DEFAULT_INTERVAL, Policy, WaitOptions};
+use std::time::Duration;
+
+pub const DEFAULT_RETRIES: u32 = 3;
+
+/// The command the arguments name (`None` when they name none), and the validated invocation or
+/// the complaint.
+pub fn validate(raw: RawArgs) -> (Option<CommandName>, Result<Parsed, String>) {
+    if raw.version {
+        return (None, Ok(Parsed::Help(help::version())));
+    }
+    let mut positional = raw.positional.iter();
+    let Some(first) = positional.next() else {
+        return if raw.help {
+            (None, Ok(Parsed::Help(help::general())))
+        } else {
+            (
+                None,
+                Err("no command given; see gljob --help for the commands".into()),
+            )
+        };
+    };
+    if first == "help" {
+        return match positional.next() {
+            None => (None, Ok(Parsed::Help(help::general()))),
+            Some(topic) => match CommandName::from_name(topic) {
+                Some(command) => (Some(command), Ok(Parsed::Help(help::command(command)))),
+                None => (None, Err(unknown_command(topic))),
+            },
+        };
+    }
+    let Some(command) = CommandName::from_name(first) else {
+        return (None, Err(unknown_command(first)));
+    };
+    if raw.help {
+        return (Some(command), Ok(Parsed::Help(help::command(command))));
+    }
+    let selectors: Vec<String> = positional.cloned().collect();
+    (
+        Some(command),
+        invocation(command, raw, selectors).map(|i| Parsed::Run(Box::new(i))),
+    )
+}
+
+fn unknown_command(given: &str) -> String {
+    let names = CommandName::ALL.iter().map(|c| c.name());
+    match suggest::nearest(given, names) {
+        Some(near) => {
+            format!("unknown command '{given}'; did you mean '{near}'? (see gljob {near} --help)")
+        }
+        None => format!("unknown command '{given}'; see gljob --help for the commands"),
+    }
+}
+
+fn invocation(
+    command: CommandName,
+    raw: RawArgs,
+    selector_texts: Vec<String>,
+) -> Result<Invocation, String> {
+    let name = command.name();
+    for flag in &raw.given {
+        if !flag.applies_to(command) {
+            return Err(format!(
+                "{} does not apply to `gljob {name}`; see gljob {name} --help",
+                flag.long
+            ));
+        }
+    }
+    let (takes_selectors, needs_selector) = command.selectors();
+    if !takes_selectors && let Some(text) = selector_texts.first() {
+        return Err(format!(
+            "`gljob {name}` takes no argument '{text}'; see gljob {name} --help"
+        ));
+    }
+    let waits = matches!(command, CommandName::Wait)
+        || (matches!(command, CommandName::Play | CommandName::Retry) && raw.wait)
+        || (command == CommandName::Trace && raw.follow);
+    if !waits
+        && (raw.timeout.is_some() || raw.interval.is_some())
+        && matches!(
+            command,
+            CommandName::Play | CommandName::Retry | CommandName::Trace
+        )
+    {
+        let needed = if command == CommandName::Trace {
+            "--follow"
+        } else {
+            "--wait"
+        };
+        return Err(format!(
+            "--timeout and --interval need {needed} on `gljob {name}`"
+        ));
+    }
+    if matches!(command, CommandName::Play | CommandName::Retry)
+        && !raw.wait
+        && (raw.strict || raw.allow_skipped)
+    {
+        return Err(format!(
+            "--strict and --allow-skipped need --wait on `gljob {name}`"
+        ));
+    }
+
+    let mut selectors: Vec<Selector> = Vec::new();
+    for text in &selector_texts {
+        selectors.push(Selector::parse(text)?);
+    }
+    for stage in &raw.stages {
+        if stage.trim().is_empty() {
+            return Err("--stage needs a stage name".into());
+        }
+        selectors.push(Selector::Stage(stage.clone()));
+    }
+    if selectors.is_empty() && needs_selector {
+        return Err(format!(
+            "`gljob {name}` needs a job: an id, a name, a pattern such as 'test:*', or --stage NAME"
+        ));
+    }
+    if command == CommandName::Trace && selectors.len() > 1 {
+        return Err("`gljob trace` prints one job's log; give one selector".into());
+    }
+
+    let timeout = raw
+        .timeout
+        .as_deref()
+        .map(|t| positive_duration("--timeout", t))
+        .transpose()?;
+    let interval = raw
+        .interval
+        .as_deref()
+        .map(|t| positive_duration("--interval", t))
+        .transpose()?
+        .unwrap_or(DEFAULT_INTERVAL);
+    let policy = Policy {
+        strict: raw.strict,
+        allow_skipped: raw.allow_skipped,
+    };
+    let wait_options = WaitOptions {
+        timeout,
+        interval,
+        policy,
+    };
+    let format = format(&raw, command)?;
+    let limit = raw
+        .limit
+        .as_deref()
+        .map(|t| match t.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "--limit '{t}' must be a whole number of jobs, at least 1"
+            )),
+        })
+        .transpose()?;
+    let scopes = split_statuses(&raw.scopes, "--scope")?;
+
+    let parsed = match command {
+        CommandName::Job => Command::Job { selectors },
+        CommandName::Agents => Command::Agents,
+        CommandName::Jobs => Command::Jobs {
+            scopes,
+            include_retried: raw.include_retried,
+            project_wide: raw.project_wide,
+            limit,
+        },
+        CommandName::Bridges => Command::Bridges { scopes, limit },
+        CommandName::Trace => Command::Trace {
+            selectors,
+            follow: raw.follow,
+            interval,
+            timeout,
+        },
+        CommandName::Play => Command::Play {
+            selectors,
+            variables: raw
+                .vars
+                .iter()
+                .map(|v| parse_variable(v))
+                .collect::<Result<_, _>>()?,
+            wait: raw.wait.then_some(wait_options),
+        },
+        CommandName::Cancel => Command::Cancel {
+            selectors,
+            force: raw.force,
+        },
+        CommandName::Retry => Command::Retry {
+            selectors,
+            wait: raw.wait.then_some(wait_options),
+        },
+        CommandName::Erase => Command::Erase { selectors },
+        CommandName::Wait => Command::Wait {
+            selectors,
+            options: wait_options,
+        },
+        CommandName::Check => Command::Check {
+            selectors,
+            statuses: match &raw.status {
+                Some(list) => Some(
+                    split_statuses(std::slice::from_ref(list), "--status")?
+                        .into_iter()
+                        .map(Status::from)
+                        .collect(),
+                ),
+                None => None,
+            },
+            policy,
+        },
+    };
+
+    Ok(Invocation {
+        command: parsed,
+        overrides: Overrides {
+            api_url: raw.api_url,
+            project: raw.project,
+            pipeline: raw
+                .pipeline
+                .as_deref()
+                .map(|p| parse_id("--pipeline", p))
+                .transpose()?,
+            token: raw.token,
+            request_timeout: raw
+                .request_timeout
+                .as_deref()
+                .map(|t| positive_duration("--request-timeout", t))
+                .transpose()?,
+            ca_file: raw.ca_file,
+        },
+        format,
+        verbose: raw.verbose,
+        retries: raw
+            .retries
+            .as_deref()
+            .map(|t| {
+                t.trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("--retries '{t}' must be a whole number"))
+            })
+            .transpose()?
+            .unwrap_or(DEFAULT_RETRIES),
+    })
+}
+
+fn format(raw: &RawArgs, command: CommandName) -> Result<Format, String> {
+    let format = if raw.dotenv {
+        if raw.json {
+            return Err("--dotenv and --json exclude each other".into());
+        }
+        Format::Dotenv(raw.fields.clone())
+    } else if raw.json {
+        if !raw.fields.is_empty() {
+            return Err("--field and --json exclude each other".into());
+        }
+        Format::Json
+    } else if !raw.fields.is_empty() {
+        if raw.fields.iter().any(|f| f.trim().is_empty()) {
+            return Err("--field needs a path such as pipeline.id".into());
+        }
+        Format::Fields(raw.fields.clone())
+    } else {
+        Format::Human
+    };
+    if command == CommandName::Trace && format != Format::Human {
+        return Err("`gljob trace` prints the log's bytes; --json and --field do not apply".into());
+    }
+    Ok(format)
+}
+
+fn positive_duration(flag: &str, text: &str) -> Result<Duration, String> {
+    match duration::parse(text) {
+        Ok(d) if d.is_zero() => Err(format!("{flag} must be more than 0 (e.g. 30s)")),
+        Ok(d) => Ok(d),
+        Err(why) => Err(format!("{flag} {why}")),
+    }
+}
+
+fn parse_id(flag: &str, text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("{flag} '{text}' is not a numeric id"))
+}
+
+/// `KEY=VALUE`; the value may be empty or hold `=`, the key may not be empty.
+fn parse_variable(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "--var '{text}' must be KEY=VALUE with a non-empty KEY"
+        )),
+    }
+}
+
+/// Comma-separated lists of GitLab's 13 job statuses. A typo (`sucess`) names the nearest status:
+/// a check against a status that never occurs would always fail.
+fn split_statuses(lists: &[String], flag: &str) -> Result<Vec<String>, String> {
+    let mut items = Vec::new();
+    for list in lists {
+        let before = items.len();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if !Status::KNOWN.contains(&item) {
+                let nearest = suggest::nearest(item, Status::KNOWN.into_iter())
+                    .map(|known| format!(" (did you mean '{known}'?)"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{flag} '{item}' is not a job status{nearest}; GitLab's 13 are {}",
+                    Status::KNOWN.join(", ")
+                ));
+            }
+            items.push(item.to_string());
+        }
+        if items.len() == before {
+            return Err(format!("{flag} needs a status"));
+        }
+    }
+    Ok(items)
+}
