@@ -177,8 +177,8 @@ pub fn wait(
             return Ok((Outcome::TimedOut, followed));
         }
         // A job just started (or replayed) is read at once; later rounds pause first.
-        let stale = followed.iter().any(|f| f.newer_than.is_some());
-        if !(first_round && stale) && !deadline.sleep(jitter::spread(options.interval, 0.2)) {
+        let read_at_once = first_round && followed.iter().any(|f| f.newer_than.is_some());
+        if !read_at_once && !deadline.sleep(jitter::spread(options.interval, 0.2)) {
             return Ok((Outcome::TimedOut, followed));
         }
         first_round = false;

@@ -21,7 +21,7 @@ use serde_json::json;
 /// What reading a job back after an ambiguous write shows.
 enum Proof {
     /// The effect is there: the job (or its new attempt) as it now is.
-    Applied(Listed),
+    Applied(Box<Listed>),
     /// No effect is visible yet; the write may still land. Says what was seen.
     NotSeen(String),
 }
@@ -59,6 +59,7 @@ fn write_each(
             Ok(job) => Ok(job),
             Err(err) if err.may_have_applied() => match read_back(target) {
                 Ok(Proof::Applied(job)) => {
+                    let job = *job;
                     say::line(&format!(
                         "gljob: {} — but reading job {} back shows the {action} took effect",
                         err.message(),
@@ -161,10 +162,10 @@ pub fn play(
         Ok(match job.job.status {
             Status::Manual | Status::Scheduled => Proof::NotSeen(seen(&job)),
             ref status if status.is_final() => match context.newer_attempt(&job)? {
-                Some(new) => Proof::Applied(new),
+                Some(new) => Proof::Applied(Box::new(new)),
                 None => Proof::NotSeen(format!("{} and has no newer attempt yet", seen(&job))),
             },
-            _ => Proof::Applied(job),
+            _ => Proof::Applied(Box::new(job)),
         })
     };
     let played = write_each(
@@ -217,8 +218,8 @@ pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<
     let read_back = |target: &Target| -> Result<Proof> {
         let job = context.single_job(target.id)?;
         Ok(match job.job.status {
-            Status::Canceled | Status::Canceling => Proof::Applied(job),
-            ref status if status.is_final() => Proof::Applied(job),
+            Status::Canceled | Status::Canceling => Proof::Applied(Box::new(job)),
+            ref status if status.is_final() => Proof::Applied(Box::new(job)),
             _ => Proof::NotSeen(format!("{}, so the cancel may still land", seen(&job))),
         })
     };
@@ -258,7 +259,7 @@ pub fn retry(
             None => context.single_job(target.id)?,
         };
         Ok(match context.newer_attempt(&job)? {
-            Some(new) => Proof::Applied(new),
+            Some(new) => Proof::Applied(Box::new(new)),
             None => Proof::NotSeen(format!("{} has no newer attempt yet", job.job.name)),
         })
     };
@@ -305,7 +306,7 @@ pub fn erase(context: &Context, selectors: &[Selector]) -> Result<ExitCode> {
     let read_back = |target: &Target| -> Result<Proof> {
         let job = context.single_job(target.id)?;
         Ok(if job.job.erased_at.is_some() {
-            Proof::Applied(job)
+            Proof::Applied(Box::new(job))
         } else {
             Proof::NotSeen(format!("{} is not erased yet", job.job.name))
         })

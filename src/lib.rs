@@ -1,0 +1,93 @@
+//! gljob: look at and act on GitLab CI jobs from inside a job. See the README for the contract.
+//!
+//! The modules, one per concern, with arrows one way: [`cli`] (arguments to an invocation) →
+//! [`commands`] (each command) → [`select`], [`wait`], [`output`], [`say`] → [`api`] (GitLab's
+//! routes and rules) → [`model`] (what GitLab sends). [`config`], [`deadline`] and [`error`] are
+//! shared by all.
+
+pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod deadline;
+pub mod duration;
+pub mod error;
+#[cfg(test)]
+mod fuzz_tests;
+pub mod jitter;
+pub mod model;
+pub mod output;
+pub mod proxy;
+pub mod say;
+pub mod select;
+pub mod wait;
+
+use cli::Parsed;
+use error::ExitCode;
+use std::ffi::OsString;
+
+/// Runs gljob with `args` (without the program name) in this process's environment, and returns
+/// the exit code. Everything it says goes to stdout and stderr.
+pub fn run(args: Vec<OsString>) -> i32 {
+    // `--timeout` counts from here.
+    let started = std::time::Instant::now();
+    // Before anything can fail and be printed: every secret of the run, from the environment and
+    // the flags that may carry one, so that no line of stderr can show it.
+    say::install(say::Redactor::from_run(
+        |name| std::env::var(name).ok(),
+        &secret_flags(&args),
+    ));
+    let code = match cli::parse(args) {
+        Ok(Parsed::Help(text)) => {
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            ExitCode::Done
+        }
+        Ok(Parsed::Run(invocation)) => {
+            let command = invocation.command.name();
+            let env = |name: &str| std::env::var(name).ok();
+            let outcome = commands::missing_settings(&invocation, env)
+                .and_then(|()| config::Config::load(&invocation.overrides, env))
+                .and_then(|config| {
+                    if let Some(warning) = config.plaintext_warning() {
+                        say::line(&format!("gljob: warning: {warning}"));
+                    }
+                    commands::run(*invocation, config, started)
+                });
+            match outcome {
+                Ok(code) => code,
+                Err(err) => {
+                    say::line(&format!("gljob {command}: {err}"));
+                    err.exit_code()
+                }
+            }
+        }
+        Err(cli::CliError { command, error }) => {
+            match command {
+                Some(command) => say::line(&format!("gljob {}: {error}", command.name())),
+                None => say::line(&format!("gljob: {error}")),
+            }
+            error.exit_code()
+        }
+    };
+    code.code()
+}
+
+/// The values of `--token` and `--api-url` (either `--flag VALUE` or `--flag=VALUE`), read before
+/// the arguments are parsed.
+fn secret_flags(args: &[OsString]) -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    let mut args = args.iter().map(|a| a.to_string_lossy());
+    while let Some(arg) = args.next() {
+        for flag in ["--token", "--api-url"] {
+            if arg == flag {
+                if let Some(value) = args.next() {
+                    found.push((flag, value.into_owned()));
+                }
+            } else if let Some(value) = arg.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+                found.push((flag, value.to_string()));
+            }
+        }
+    }
+    found
+}
