@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::proxy::{self, ProxyUrl};
+use crate::url::ApiRoot;
 use std::fmt;
 use std::time::Duration;
 
@@ -43,8 +44,7 @@ pub struct CaBundle {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `https://host[/relative-root]/api/v4`, with no trailing slash.
-    pub api_root: String,
+    pub api_root: ApiRoot,
     /// Where `api_root` came from, for error messages.
     pub api_root_source: &'static str,
     /// The project as the user gave it (id or path); see [`Config::project_segment`].
@@ -82,12 +82,12 @@ impl Config {
                  CI_SERVER_URL, or pass --api-url https://gitlab.example.com/api/v4",
             ));
         };
-        let api_root = normalize_api_root(&raw_root)
+        let api_root = ApiRoot::parse(&raw_root)
             .map_err(|why| Error::usage(format!("{api_root_source} is not usable: {why}")))?;
 
         let proxy = proxy::choose(&api_root, env)?;
         // CA files matter only to TLS; a plain http:// root does not read (or parse) them.
-        let extra_cas = if uses_tls(&api_root) {
+        let extra_cas = if api_root.uses_tls() {
             load_cas(overrides.ca_file.as_deref(), &env)?
         } else {
             Vec::new()
@@ -134,7 +134,7 @@ impl Config {
     /// The project as a path segment: a numeric id as is, a path URL-encoded (`group%2Fproject`).
     pub fn project_segment(&self) -> Result<String> {
         match &self.project {
-            Some(project) => Ok(encode_path_segment(project.trim())),
+            Some(project) => Ok(crate::url::encode(project.trim())),
             None => Err(Error::usage(
                 "no project: set CI_PROJECT_ID (the runner sets it) or pass --project ID|group/project",
             )),
@@ -154,28 +154,14 @@ impl Config {
     /// Some GitLabs do run on plain HTTP; the token then crosses the network readable by anyone
     /// on the path. Loopback is exempt: nothing crosses a network there.
     pub fn plaintext_warning(&self) -> Option<String> {
-        let rest = self.api_root.strip_prefix("http://")?;
-        let authority = rest.split('/').next().unwrap_or_default();
-        let host = match authority.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or_default(),
-            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-        };
-        let loopback = host == "localhost"
-            || host == "::1"
-            || host.starts_with("127.")
-            || host.ends_with(".localhost");
-        (!loopback).then(|| {
+        (!self.api_root.uses_tls() && !self.api_root.is_loopback()).then(|| {
             format!(
-                "{} uses plain http://: the token travels unencrypted to {host}",
-                self.api_root_source
+                "{} uses plain http://: the token travels unencrypted to {}",
+                self.api_root_source,
+                self.api_root.host()
             )
         })
     }
-}
-
-/// Whether requests to `api_root` go over TLS, so that CA files and a root store matter at all.
-pub fn uses_tls(api_root: &str) -> bool {
-    api_root.starts_with("https://")
 }
 
 /// `--ca-file`, `CI_SERVER_TLS_CA_FILE` and `SSL_CERT_FILE`, all of them, each a path to a PEM file
@@ -233,83 +219,6 @@ fn parse_id_var(env: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Opt
     }
 }
 
-/// Checks the scheme and host and drops trailing slashes, keeping any relative root
-/// (`https://host/gitlab/api/v4`).
-pub fn normalize_api_root(url: &str) -> Result<String, String> {
-    let url = url.trim();
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("'{url}' must start with https:// or http://"))?;
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() || authority.contains(['@', ' ', '?', '#']) {
-        return Err(format!(
-            "'{url}' has no usable host (expected e.g. https://gitlab.example.com/api/v4; \
-             credentials belong in GITLAB_TOKEN, not in the URL)"
-        ));
-    }
-    if rest.contains(['?', '#', ' ']) || rest.chars().any(char::is_control) {
-        return Err(format!(
-            "'{url}' must not hold a query, fragment, space or control character"
-        ));
-    }
-    check_host_and_port(authority).map_err(|why| format!("'{url}': {why}"))?;
-    Ok(url.trim_end_matches('/').to_string())
-}
-
-/// `host`, `host:port`, `[v6]` or `[v6]:port`, with a port from 1 to 65535: checked here so that a
-/// typo is a usage error (exit 2, nothing sent), not a connection failure after the fact.
-fn check_host_and_port(authority: &str) -> Result<(), String> {
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (address, after) = v6
-            .split_once(']')
-            .ok_or("the IPv6 address has no closing ']'")?;
-        if address.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(format!("'{address}' is not an IPv6 address"));
-        }
-        match after {
-            "" => ("", None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => ("", Some(port)),
-                None => return Err("only ':PORT' may follow ']'".into()),
-            },
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if !authority.starts_with('[')
-        && (host.is_empty()
-            || !host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
-    {
-        return Err(format!("'{host}' is not a host name"));
-    }
-    if let Some(port) = port
-        && !matches!(port.parse::<u16>(), Ok(1..))
-    {
-        return Err(format!("port '{port}' is not a number from 1 to 65535"));
-    }
-    Ok(())
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters, so a project path such as
-/// `group/sub/project` becomes one segment, as GitLab's `:id` requires.
-pub fn encode_path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,11 +239,14 @@ mod tests {
             ("CI_SERVER_URL", "https://b.example"),
         ];
         assert_eq!(
-            load(&both, Overrides::default()).unwrap().api_root,
+            load(&both, Overrides::default()).unwrap().api_root.as_str(),
             "https://a.example/gitlab/api/v4"
         );
         assert_eq!(
-            load(&both[1..], Overrides::default()).unwrap().api_root,
+            load(&both[1..], Overrides::default())
+                .unwrap()
+                .api_root
+                .as_str(),
             "https://b.example/api/v4"
         );
         let flag = Overrides {
@@ -342,7 +254,7 @@ mod tests {
             ..Overrides::default()
         };
         let config = load(&both, flag).unwrap();
-        assert_eq!(config.api_root, "http://127.0.0.1:9/api/v4");
+        assert_eq!(config.api_root.as_str(), "http://127.0.0.1:9/api/v4");
         assert_eq!(config.api_root_source, "--api-url");
     }
 
@@ -449,15 +361,5 @@ mod tests {
                 .plaintext_warning()
                 .is_none()
         );
-    }
-
-    #[test]
-    fn project_paths_are_one_encoded_segment() {
-        assert_eq!(encode_path_segment("42"), "42");
-        assert_eq!(
-            encode_path_segment("group/sub/my.project"),
-            "group%2Fsub%2Fmy.project"
-        );
-        assert_eq!(encode_path_segment("a b+c"), "a%20b%2Bc");
     }
 }

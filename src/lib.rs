@@ -20,6 +20,7 @@ pub mod output;
 pub mod proxy;
 pub mod say;
 pub mod select;
+pub mod url;
 pub mod wait;
 
 use cli::Parsed;

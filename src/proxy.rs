@@ -7,16 +7,20 @@
 //! ports in `NO_PROXY`, hence this module.
 
 use crate::error::{Error, Result};
+use crate::url::{ApiRoot, encode};
 
 /// The proxy URL to use for `api_root`, or `None`. `env` is the process environment in production.
-pub fn choose(api_root: &str, env: impl Fn(&str) -> Option<String>) -> Result<Option<ProxyUrl>> {
+pub fn choose(
+    api_root: &ApiRoot,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<ProxyUrl>> {
     let var = |name: &str| {
         env(name)
             .or_else(|| env(&name.to_ascii_lowercase()))
             .filter(|v| !v.trim().is_empty())
     };
-    let (scheme, host, port) = split_target(api_root);
-    let scheme_var = if scheme == "https" {
+    let (host, port) = (api_root.host(), api_root.port());
+    let scheme_var = if api_root.uses_tls() {
         "HTTPS_PROXY"
     } else {
         "HTTP_PROXY"
@@ -27,7 +31,7 @@ pub fn choose(api_root: &str, env: impl Fn(&str) -> Option<String>) -> Result<Op
         (None, None) => return Ok(None),
     };
     if let Some(no_proxy) = var("NO_PROXY")
-        && bypasses(&no_proxy, &host, port)
+        && bypasses(&no_proxy, host, port)
     {
         return Ok(None);
     }
@@ -62,13 +66,27 @@ impl ProxyUrl {
                 "{variable} must be an http:// proxy (gljob tunnels through it with CONNECT), not {scheme}://"
             )));
         }
-        let authority = rest.split('/').next().unwrap_or_default();
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        // A password may hold an unencoded `/` or `@`: the credentials end at the last `@`
+        // before any query, and the host is what follows, up to the path.
+        let before_query = rest.split(['?', '#']).next().unwrap_or_default();
+        let (userinfo, after) = match before_query.rsplit_once('@') {
+            Some((userinfo, after)) => (Some(userinfo), after),
+            None => (None, before_query),
+        };
+        let host_port = after.split('/').next().unwrap_or_default();
         if host_port.is_empty() {
             return Err(Error::usage(format!("{variable} has no proxy host")));
         }
+        let credentials = match userinfo.map(|u| u.split_once(':').unwrap_or((u, ""))) {
+            // Encoded once, as a URL needs them; already-encoded ones (`%40`) are decoded first so
+            // they are not encoded twice.
+            Some((user, password)) => {
+                format!("{}:{}@", encode(&decode(user)), encode(&decode(password)))
+            }
+            None => String::new(),
+        };
         Ok(ProxyUrl {
-            url: format!("http://{authority}"),
+            url: format!("http://{credentials}{host_port}"),
             shown: format!("http://{host_port}"),
         })
     }
@@ -83,28 +101,10 @@ impl ProxyUrl {
     }
 }
 
-/// `(scheme, host, port)` of a URL already checked by `config::normalize_api_root`.
-fn split_target(url: &str) -> (String, String, u16) {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let authority = rest.split('/').next().unwrap_or_default();
-    let default_port = if scheme == "https" { 443 } else { 80 };
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').unwrap_or((v6, ""));
-        (
-            host.to_string(),
-            after.strip_prefix(':').and_then(|p| p.parse().ok()),
-        )
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host.to_string(), port.parse().ok()),
-            None => (authority.to_string(), None),
-        }
-    };
-    (
-        scheme.to_string(),
-        host.to_ascii_lowercase(),
-        port.unwrap_or(default_port),
-    )
+fn decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Whether `NO_PROXY` exempts `host:port`. Entries are comma-separated: `*` (everything), a host or
@@ -179,9 +179,11 @@ mod tests {
 
     fn pick(root: &str, vars: &[(&str, &str)]) -> Option<String> {
         let map: HashMap<&str, &str> = vars.iter().copied().collect();
-        choose(root, |n| map.get(n).map(|v| v.to_string()))
-            .unwrap()
-            .map(|p| p.as_str().to_string())
+        choose(&ApiRoot::parse(root).unwrap(), |n| {
+            map.get(n).map(|v| v.to_string())
+        })
+        .unwrap()
+        .map(|p| p.as_str().to_string())
     }
 
     #[test]
@@ -243,7 +245,7 @@ mod tests {
         ];
         assert_eq!(pick("https://gitlab.internal.example/api/v4", &vars), None);
         let map: HashMap<&str, &str> = vars.iter().copied().collect();
-        let proxy = choose("https://gitlab.com/api/v4", |n| {
+        let proxy = choose(&ApiRoot::parse("https://gitlab.com/api/v4").unwrap(), |n| {
             map.get(n).map(|v| v.to_string())
         })
         .unwrap()
@@ -251,11 +253,20 @@ mod tests {
         assert_eq!(proxy.shown(), "http://proxy:3128");
         assert_eq!(format!("{proxy:?}"), "http://proxy:3128");
         assert_eq!(proxy.as_str(), "http://user:secret@proxy:3128");
+
+        // A password with an unencoded `/` (and one already encoded) is neither cut nor shown.
+        let proxy = choose(&ApiRoot::parse("https://gitlab.com/api/v4").unwrap(), |n| {
+            (n == "HTTPS_PROXY").then(|| "http://us er:pa/ss%40w0rd@proxy:3128/".to_string())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(proxy.shown(), "http://proxy:3128");
+        assert_eq!(proxy.as_str(), "http://us%20er:pa%2Fss%40w0rd@proxy:3128");
     }
 
     #[test]
     fn unsupported_proxies_are_usage_errors() {
-        let err = choose("https://h/api/v4", |n| {
+        let err = choose(&ApiRoot::parse("https://h/api/v4").unwrap(), |n| {
             (n == "HTTPS_PROXY").then(|| "socks5://p:1080".to_string())
         })
         .err()

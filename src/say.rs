@@ -71,7 +71,7 @@ impl Redactor {
             secret.to_string(),
             secret.trim().to_string(),
             percent_decode(secret.trim()),
-            crate::config::encode_path_segment(secret.trim()),
+            crate::url::encode(secret.trim()),
         ] {
             if form.chars().count() >= MIN_SECRET_LEN && !self.secrets.contains(&form) {
                 self.secrets.push(form);

@@ -8,7 +8,7 @@ mod tls;
 
 pub use route::{Call, Method, Route, TokenRule};
 
-use crate::config::{Config, Secret, uses_tls};
+use crate::config::{Config, Secret};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result, clean_snippet};
 use crate::proxy::ProxyUrl;
@@ -116,7 +116,7 @@ impl Client {
             .timeout_per_read(Some(config.request_timeout))
             .timeout_per_write(Some(config.request_timeout))
             .user_agent(concat!("gljob/", env!("CARGO_PKG_VERSION")));
-        if uses_tls(&config.api_root) {
+        if config.api_root.uses_tls() {
             builder = builder.tls_config(
                 TlsConfig::builder()
                     .root_certs(tls::trusted_roots(&config.extra_cas)?)
@@ -132,7 +132,7 @@ impl Client {
         let agent = builder.proxy(proxy).build().new_agent();
         Ok(Client {
             agent,
-            root: config.api_root.clone(),
+            root: config.api_root.as_str().to_string(),
             job_token: config.job_token.clone(),
             access_token: config.access_token.clone(),
             verbose,
@@ -647,13 +647,7 @@ fn encode_query(query: &[(&str, String)]) -> String {
     }
     let pairs: Vec<String> = query
         .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                crate::config::encode_path_segment(k),
-                crate::config::encode_path_segment(v)
-            )
-        })
+        .map(|(k, v)| format!("{}={}", crate::url::encode(k), crate::url::encode(v)))
         .collect();
     format!("?{}", pairs.join("&"))
 }
