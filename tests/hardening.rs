@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job};
+use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Rule};
 use support::net::{Proxy, Silent, TlsGitLab, make_pki};
 use support::{gljob, gljob_api};
 
@@ -17,10 +17,7 @@ fn plays(server: &GitLab) -> usize {
 fn a_play_applied_whose_answer_is_lost_is_one_play_and_exit_0() {
     let server = GitLab::start(GITLAB_18);
     server.add([Job::new(5, "deploy", "deploy", "manual")]);
-    let mut lost = Fault::status("POST", "/play", 0, "");
-    lost.apply_first = true;
-    lost.no_answer = true;
-    server.fault(lost);
+    server.fault(Rule::new("POST", "/play", Fault::NoAnswer.after_applying()));
     let run = gljob_api(
         &server,
         &[
@@ -55,9 +52,7 @@ fn a_replayed_manual_job_whose_answer_is_lost_is_found_by_its_new_attempt() {
     let mut job = Job::new(5, "deploy", "deploy", "success");
     job.manual = true;
     server.add([job]);
-    let mut lost = Fault::status("POST", "/play", 503, "");
-    lost.apply_first = true;
-    server.fault(lost);
+    server.fault(Fault::status("POST", "/play", 503, "").apply_first());
     let run = gljob_api(&server, &["play", "5", "--field", "id"]);
     run.expect(0).says("took effect");
     assert_eq!(run.out(), "10000\n");
@@ -73,10 +68,11 @@ fn cancel_retry_erase_are_read_back_after_a_lost_answer() {
         Job::new(3, "c", "test", "success").log(b"log"),
     ]);
     for (action, id) in [("cancel", "1"), ("retry", "2"), ("erase", "3")] {
-        let mut lost = Fault::status("POST", &format!("/{action}"), 0, "");
-        lost.apply_first = true;
-        lost.garbage = true;
-        server.fault(lost);
+        server.fault(Rule::new(
+            "POST",
+            &format!("/{action}"),
+            Fault::Garbage.after_applying(),
+        ));
         gljob_api(&server, &[action, id])
             .expect(0)
             .says("took effect");
@@ -120,20 +116,17 @@ fn a_write_that_cannot_connect_is_resent_and_then_reported_as_not_sent() {
 #[test]
 fn reads_are_retried_on_5xx_and_429_honouring_retry_after() {
     let server = GitLab::start(GITLAB_18);
-    let mut limited = Fault::status("GET", "/job", 429, "Retry later");
-    limited.content_type = "text/plain";
-    limited.headers = vec![("Retry-After", "0".into())];
-    server.fault(limited);
-    let mut reset = Fault::status("GET", "/job", 429, "Retry later");
-    reset.headers = vec![(
-        "RateLimit-Reset",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            .to_string(),
-    )];
-    server.fault(reset);
+    server.fault(
+        Fault::status("GET", "/job", 429, "Retry later")
+            .content_type("text/plain")
+            .header("Retry-After", "0"),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    server.fault(Fault::status("GET", "/job", 429, "Retry later").header("RateLimit-Reset", &now));
     let run = gljob(&server, &["job", "--field", "id"], &[]);
     run.expect(0);
     assert_eq!(run.out(), "500\n");
@@ -162,9 +155,7 @@ fn reads_are_retried_on_5xx_and_429_honouring_retry_after() {
 fn retries_are_bounded_by_the_flag() {
     let server = GitLab::start(GITLAB_18);
     for _ in 0..3 {
-        let mut busy = Fault::status("GET", "/job", 503, "");
-        busy.headers = vec![("Retry-After", "0".into())];
-        server.fault(busy);
+        server.fault(Fault::status("GET", "/job", 503, "").header("Retry-After", "0"));
     }
     gljob(&server, &["job", "--retries", "2"], &[])
         .expect(3)
@@ -179,9 +170,7 @@ fn retries_are_bounded_by_the_flag() {
 fn writes_are_never_retried_on_a_5xx() {
     let server = GitLab::start(GITLAB_18);
     server.add([Job::new(1, "a", "test", "running")]);
-    let mut busy = Fault::status("POST", "/cancel", 503, "");
-    busy.headers = vec![("Retry-After", "0".into())];
-    server.fault(busy);
+    server.fault(Fault::status("POST", "/cancel", 503, "").header("Retry-After", "0"));
     // The 503 did not apply; the job is read back, still running: exit 0 with the job as it is,
     // since GitLab's own answer to a cancel is the job as it then is.
     gljob_api(&server, &["cancel", "1"]).expect(0);
@@ -452,7 +441,7 @@ fn no_token_leaks_from_any_command_or_fault() {
         &["wait", "a", "--interval", "5ms"],
         &["check", "a"],
     ];
-    let faults: Vec<Option<Fault>> = vec![
+    let faults: Vec<Option<Rule>> = vec![
         None,
         Some(Fault::status(
             "",
@@ -468,16 +457,8 @@ fn no_token_leaks_from_any_command_or_fault() {
         )),
         Some(Fault::status("", "/", 500, "<html>500</html>")),
         Some(Fault::status("", "/", 200, "{\"truncated")),
-        Some({
-            let mut f = Fault::status("", "/", 0, "");
-            f.garbage = true;
-            f
-        }),
-        Some({
-            let mut f = Fault::status("", "/", 0, "");
-            f.no_answer = true;
-            f
-        }),
+        Some(Rule::new("", "/", Fault::Garbage)),
+        Some(Rule::new("", "/", Fault::NoAnswer)),
     ];
     let mut runs = 0;
     for fault in &faults {
@@ -486,9 +467,7 @@ fn no_token_leaks_from_any_command_or_fault() {
             server.add([Job::new(1, "a", "test", "failed").log(b"log")]);
             if let Some(fault) = fault {
                 for method in ["GET", "POST"] {
-                    let mut f = fault.clone();
-                    f.method = method;
-                    server.fault(f);
+                    server.fault(fault.clone().method(method));
                 }
             }
             let mut args = args.to_vec();
