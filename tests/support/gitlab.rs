@@ -77,6 +77,8 @@ pub struct Job {
     pub after_retry: VecDeque<Vec<Step>>,
     /// The variables it was last played with.
     pub played_with: Option<Value>,
+    /// A `web_url` other than GitLab's usual one (to put odd bytes in it).
+    pub web_url: Option<String>,
 }
 
 impl Job {
@@ -100,6 +102,7 @@ impl Job {
             after_play: VecDeque::new(),
             after_retry: VecDeque::new(),
             played_with: None,
+            web_url: None,
         }
     }
 
@@ -341,6 +344,8 @@ pub struct State {
     /// The project's "minimum role to use pipeline variables" lets the token's user set them.
     pub pipeline_variables_allowed: bool,
     pub requests: Vec<Recorded>,
+    /// Every write that took effect: (action, the job it was sent for).
+    pub applied: Vec<(&'static str, u64)>,
     pub faults: VecDeque<Rule>,
     /// Writes whose answer was lost ([`Fault::ApplyLater`]): (requests still to come, the write).
     pub pending_effects: Vec<(usize, Recorded)>,
@@ -487,6 +492,7 @@ impl GitLab {
             job_tokens: HashMap::from([(JOB_TOKEN.to_string(), OWN_JOB_ID)]),
             pipeline_variables_allowed: true,
             requests: Vec::new(),
+            applied: Vec::new(),
             faults: VecDeque::new(),
             pending_effects: Vec::new(),
             redirect_to: None,
@@ -534,6 +540,11 @@ impl GitLab {
         state.initial_jobs = state.jobs.clone();
     }
 
+    /// The writes that took effect, in order.
+    pub fn applied(&self) -> Vec<(&'static str, u64)> {
+        self.state().applied.clone()
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state().requests.clone()
     }
@@ -561,6 +572,16 @@ impl GitLab {
             .find(|j| j.name == name && !j.retried)
             .cloned()
             .expect("a job of that name")
+    }
+
+    /// The latest attempt of the job called `name` in `pipeline`.
+    pub fn latest_in(&self, pipeline: u64, name: &str) -> Job {
+        self.state()
+            .jobs
+            .iter()
+            .find(|j| j.name == name && !j.retried && j.pipeline_id == pipeline)
+            .cloned()
+            .expect("a job of that name in that pipeline")
     }
 
     pub fn set_status(&self, id: u64, status: &str) {
@@ -1260,7 +1281,11 @@ fn job_route(
                 job.status = "canceled".into();
                 job.timeline.clear();
             }
-            Answer::json(201, render(job))
+            let answer = Answer::json(201, render(job));
+            if cancelable {
+                state.applied.push(("cancel", id));
+            }
+            answer
         }
         ("POST", ["retry"]) => {
             let job = state.job(id).expect("checked");
@@ -1270,6 +1295,7 @@ fn job_route(
                 return Answer::message(403, "403 Forbidden - Job is not retryable");
             }
             let after = job.after_retry.clone();
+            state.applied.push(("retry", id));
             let new_id = state.clone_as_new_attempt(id, "pending");
             let new = state.job_mut(new_id).expect("created");
             new.timeline = after;
@@ -1284,7 +1310,9 @@ fn job_route(
             job.log.clear();
             job.artifacts = false;
             job.erased = true;
-            Answer::json(201, render(job))
+            let answer = Answer::json(201, render(job));
+            state.applied.push(("erase", id));
+            answer
         }
         _ => Answer::json(404, json!({"error": "404 Not Found"})),
     }
@@ -1325,6 +1353,7 @@ fn play(state: &mut State, request: &Recorded, id: u64) -> Answer {
     {
         return Answer::message(403, "403 Forbidden");
     }
+    state.applied.push(("play", id));
     if job.is_final() {
         // Ci::PlayBuildService retries a finished manual job, and jobs.rb still presents the
         // original job object.
@@ -1400,7 +1429,7 @@ pub fn render(job: &Job) -> Value {
             "id": job.pipeline_id, "sha": "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd",
             "ref": "main", "status": "running"
         },
-        "web_url": format!("https://gitlab.example.com/{PROJECT_PATH}/-/jobs/{}", job.id),
+        "web_url": job.web_url.clone().unwrap_or_else(|| format!("https://gitlab.example.com/{PROJECT_PATH}/-/jobs/{}", job.id)),
         "project": { "ci_job_token_scope_enabled": true },
     });
     let map = value.as_object_mut().expect("an object");

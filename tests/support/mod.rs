@@ -119,6 +119,17 @@ pub fn gljob_to(
 }
 
 pub fn run_to(args: &[&str], env: &[(String, String)], stdout: Stdout) -> Run {
+    run_within(args, env, stdout, Duration::from_secs(120))
+        .unwrap_or_else(|| panic!("gljob {args:?} did not finish within 120 s"))
+}
+
+/// Runs gljob, killing it after `limit`: `None` when it had to be killed.
+pub fn run_within(
+    args: &[&str],
+    env: &[(String, String)],
+    stdout: Stdout,
+    limit: Duration,
+) -> Option<Run> {
     let started = Instant::now();
     let out = match stdout {
         Stdout::Full => Stdio::from(
@@ -161,14 +172,15 @@ pub fn run_to(args: &[&str], env: &[(String, String)], stdout: Stdout) -> Run {
         buf
     });
     // A watchdog, not a timing assumption: a hung gljob fails the test instead of hanging CI.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for gljob") {
             break status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("gljob {args:?} did not finish within 120 s");
+            let _ = child.wait();
+            return None;
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -181,7 +193,7 @@ pub fn run_to(args: &[&str], env: &[(String, String)], stdout: Stdout) -> Run {
         elapsed: started.elapsed(),
     };
     assert_no_token(&run, args);
-    run
+    Some(run)
 }
 
 /// No token, nor a recognisable part of one, may appear in anything gljob prints.
