@@ -474,15 +474,16 @@ fn passing_failures_inside_a_wait_do_not_end_it() {
     let server = GitLab::start(GITLAB_18);
     server.add([Job::new(1, "build", "build", "running").then(&["running", "running", "success"])]);
     // Resolution gets through; the first round's read meets a proxy's 502 page.
-    let mut fault = Fault::status(
-        "GET",
-        "/pipelines/1000/jobs",
-        502,
-        "<html>bad gateway</html>",
+    server.fault(
+        Fault::status(
+            "GET",
+            "/pipelines/1000/jobs",
+            502,
+            "<html>bad gateway</html>",
+        )
+        .content_type("text/html")
+        .skip(1),
     );
-    fault.content_type = "text/html";
-    fault.skip = 1;
-    server.fault(fault);
     let run = gljob(
         &server,
         &["wait", "build", "--retries", "0", "--interval", "5ms"],
@@ -501,14 +502,15 @@ fn passing_failures_inside_a_wait_do_not_end_it() {
 
     // A refusal is not passing: it ends the wait with exit 3.
     server.add([Job::new(2, "slow", "test", "running")]);
-    let mut refusal = Fault::status(
-        "GET",
-        "/pipelines/1000/jobs",
-        401,
-        r#"{"message":"401 Unauthorized"}"#,
+    server.fault(
+        Fault::status(
+            "GET",
+            "/pipelines/1000/jobs",
+            401,
+            r#"{"message":"401 Unauthorized"}"#,
+        )
+        .skip(1),
     );
-    refusal.skip = 1;
-    server.fault(refusal);
     let run = gljob(&server, &["wait", "slow", "--interval", "5ms"], &[]);
     run.expect(3);
     run.says("401");

@@ -77,6 +77,8 @@ pub struct Job {
     pub after_retry: VecDeque<Vec<Step>>,
     /// The variables it was last played with.
     pub played_with: Option<Value>,
+    /// A `web_url` other than GitLab's usual one (to put odd bytes in it).
+    pub web_url: Option<String>,
 }
 
 impl Job {
@@ -100,12 +102,25 @@ impl Job {
             after_play: VecDeque::new(),
             after_retry: VecDeque::new(),
             played_with: None,
+            web_url: None,
         }
     }
 
     pub fn bridge(mut self, downstream: Option<u64>) -> Job {
         self.kind = Kind::Bridge;
         self.downstream_pipeline = downstream;
+        self
+    }
+
+    /// A job of another pipeline (a parent's or a child's).
+    pub fn in_pipeline(mut self, pipeline: u64) -> Job {
+        self.pipeline_id = pipeline;
+        self
+    }
+
+    /// `when: manual`, so playable (again, once finished).
+    pub fn manual(mut self) -> Job {
+        self.manual = true;
         self
     }
 
@@ -187,40 +202,134 @@ impl Recorded {
     }
 }
 
-/// An answer the server gives instead of the real one, to the next requests that match.
+/// What the server does instead of (or besides) its real answer, when a [`Rule`] strikes.
 #[derive(Debug, Clone)]
-pub struct Fault {
-    pub method: &'static str,
-    /// A substring of the path the fault applies to.
-    pub path_contains: String,
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-    pub headers: Vec<(&'static str, String)>,
-    /// Apply the real effect first (a write that reached GitLab), then answer with the fault.
-    pub apply_first: bool,
-    /// Never answer: the client sees its request go out and nothing come back (it times out).
-    pub no_answer: bool,
-    /// Answer with bytes that are not HTTP, as a connection reset mid-answer looks to a client.
-    pub garbage: bool,
-    /// Let this many matching requests through before the fault strikes.
-    pub skip: usize,
+pub enum Fault {
+    /// Answers with this status, body and headers; the real route does not run.
+    Status {
+        status: u16,
+        content_type: &'static str,
+        body: Vec<u8>,
+        headers: Vec<(&'static str, String)>,
+    },
+    /// Accepts the request and never answers: the client waits until its own timeout.
+    NoAnswer,
+    /// Answers bytes that are not HTTP, as a connection reset mid-answer looks to a client.
+    Garbage,
+    /// The real answer, its body sent `bytes_per_sec` bytes a second (on a thread of its own, so
+    /// the server goes on serving; it stops when the client hangs up).
+    Trickle { bytes_per_sec: u32 },
+    /// The real answer (the route runs, a write applies), its body cut in the middle.
+    TruncatedJson,
+    /// The real route runs (a write reached GitLab and applied), then the client gets `0`.
+    ApplyThenFail(Box<Fault>),
+    /// No answer; the write applies later, once `after` more requests have reached the server
+    /// (0: before the next one is handled).
+    ApplyLater { after: usize },
+    /// The real route runs, then the answer is `200 {}` (a proxy or a cache mangled it).
+    EmptyObject,
+    /// On a list: page 1 whatever `page` asks, without `X-Next-Page`, totals or `Link`: full pages
+    /// forever for a client that pages while pages are full.
+    IgnorePage,
+    /// On a list's page 1: served as usual, then the latest attempt of `name` is retried (its new
+    /// attempt, with `status`, lands on page 1 already read; the old one leaves its later page).
+    ShiftBetweenPages { name: String, status: &'static str },
+    /// `status` with a body that quotes the token the request carried, as a careless proxy or a
+    /// debugging GitLab patch would.
+    EchoToken { status: u16 },
 }
 
 impl Fault {
-    pub fn status(method: &'static str, path_contains: &str, status: u16, body: &str) -> Fault {
-        Fault {
+    /// A JSON answer of `status` with `body`, on `method` (empty: any) requests whose path holds
+    /// `path_contains`. Returns the [`Rule`], to adjust with its builder methods.
+    pub fn status(method: &'static str, path_contains: &str, status: u16, body: &str) -> Rule {
+        Rule::new(
+            method,
+            path_contains,
+            Fault::Status {
+                status,
+                content_type: "application/json",
+                body: body.as_bytes().to_vec(),
+                headers: Vec::new(),
+            },
+        )
+    }
+
+    /// Applies the real effect first, then this fault.
+    pub fn after_applying(self) -> Fault {
+        Fault::ApplyThenFail(Box::new(self))
+    }
+}
+
+/// When a [`Fault`] strikes: requests of `method` (empty: any) whose path holds `path_contains`,
+/// after `skip` of them went through, `times` times (then the rule is spent).
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub method: &'static str,
+    pub path_contains: String,
+    pub skip: usize,
+    pub times: usize,
+    pub fault: Fault,
+}
+
+impl Rule {
+    pub fn new(method: &'static str, path_contains: &str, fault: Fault) -> Rule {
+        Rule {
             method,
             path_contains: path_contains.into(),
-            status,
-            content_type: "application/json",
-            body: body.as_bytes().to_vec(),
-            headers: Vec::new(),
-            apply_first: false,
-            no_answer: false,
-            garbage: false,
             skip: 0,
+            times: 1,
+            fault,
         }
+    }
+
+    pub fn skip(mut self, n: usize) -> Rule {
+        self.skip = n;
+        self
+    }
+
+    pub fn times(mut self, n: usize) -> Rule {
+        self.times = n;
+        self
+    }
+
+    pub fn forever(self) -> Rule {
+        self.times(usize::MAX)
+    }
+
+    pub fn method(mut self, method: &'static str) -> Rule {
+        self.method = method;
+        self
+    }
+
+    /// The real effect applies first (on a `Status`, `NoAnswer` or `Garbage` fault).
+    pub fn apply_first(mut self) -> Rule {
+        self.fault = self.fault.after_applying();
+        self
+    }
+
+    pub fn content_type(mut self, value: &'static str) -> Rule {
+        if let Fault::Status { content_type, .. } = &mut self.fault {
+            *content_type = value;
+        }
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Rule {
+        if let Fault::Status { headers, .. } = &mut self.fault {
+            headers.push((name, value.to_string()));
+        }
+        self
+    }
+
+    fn matches(&self, request: &Recorded) -> bool {
+        let on_page_1 = request
+            .query_values("page")
+            .first()
+            .is_none_or(|p| *p == "1");
+        (self.method.is_empty() || self.method == request.method)
+            && request.path.contains(&self.path_contains)
+            && (on_page_1 || !matches!(self.fault, Fault::ShiftBetweenPages { .. }))
     }
 }
 
@@ -235,7 +344,11 @@ pub struct State {
     /// The project's "minimum role to use pipeline variables" lets the token's user set them.
     pub pipeline_variables_allowed: bool,
     pub requests: Vec<Recorded>,
-    pub faults: VecDeque<Fault>,
+    /// Every write that took effect: (action, the job it was sent for).
+    pub applied: Vec<(&'static str, u64)>,
+    pub faults: VecDeque<Rule>,
+    /// Writes whose answer was lost ([`Fault::ApplyLater`]): (requests still to come, the write).
+    pub pending_effects: Vec<(usize, Recorded)>,
     /// Redirect every request to this URL (a second listener), to test that tokens do not follow.
     pub redirect_to: Option<String>,
     /// Advance timelines on reads (tests); the try-it server advances them by the clock instead.
@@ -379,7 +492,9 @@ impl GitLab {
             job_tokens: HashMap::from([(JOB_TOKEN.to_string(), OWN_JOB_ID)]),
             pipeline_variables_allowed: true,
             requests: Vec::new(),
+            applied: Vec::new(),
             faults: VecDeque::new(),
+            pending_effects: Vec::new(),
             redirect_to: None,
             tick_on_reads: true,
             initial_jobs: Vec::new(),
@@ -425,6 +540,11 @@ impl GitLab {
         state.initial_jobs = state.jobs.clone();
     }
 
+    /// The writes that took effect, in order.
+    pub fn applied(&self) -> Vec<(&'static str, u64)> {
+        self.state().applied.clone()
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state().requests.clone()
     }
@@ -454,6 +574,16 @@ impl GitLab {
             .expect("a job of that name")
     }
 
+    /// The latest attempt of the job called `name` in `pipeline`.
+    pub fn latest_in(&self, pipeline: u64, name: &str) -> Job {
+        self.state()
+            .jobs
+            .iter()
+            .find(|j| j.name == name && !j.retried && j.pipeline_id == pipeline)
+            .cloned()
+            .expect("a job of that name in that pipeline")
+    }
+
     pub fn set_status(&self, id: u64, status: &str) {
         let mut state = self.state();
         if let Some(job) = state.job_mut(id) {
@@ -461,8 +591,18 @@ impl GitLab {
         }
     }
 
-    pub fn fault(&self, fault: Fault) {
-        self.state().faults.push_back(fault);
+    /// Arms a fault rule; rules are tried in the order they were armed.
+    pub fn fault(&self, rule: Rule) {
+        self.state().faults.push_back(rule);
+    }
+
+    /// Applies now every write whose answer was lost and that has not landed yet.
+    pub fn land_pending(&self) {
+        let mut state = self.state();
+        let pending = std::mem::take(&mut state.pending_effects);
+        for (_, write) in pending {
+            let _ = route(&mut state, &write);
+        }
     }
 }
 
@@ -559,6 +699,18 @@ fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
     };
 
     let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+    // Writes whose answer was lost land once their count of later requests has come.
+    let mut landing = Vec::new();
+    for (after, write) in std::mem::take(&mut guard.pending_effects) {
+        if after == 0 {
+            landing.push(write);
+        } else {
+            guard.pending_effects.push((after - 1, write));
+        }
+    }
+    for write in landing {
+        let _ = route(&mut guard, &write);
+    }
     guard.requests.push(recorded.clone());
 
     if let Some(target) = guard.redirect_to.clone() {
@@ -569,36 +721,37 @@ fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
         return;
     }
 
-    let fault_index = guard
-        .faults
-        .iter()
-        .position(|f| f.method == recorded.method && recorded.path.contains(&f.path_contains));
-    let fault = match fault_index {
+    let fault = match guard.faults.iter().position(|r| r.matches(&recorded)) {
         Some(i) if guard.faults[i].skip > 0 => {
             guard.faults[i].skip -= 1;
             None
         }
-        Some(i) => guard.faults.remove(i),
+        Some(i) if guard.faults[i].times > 1 => {
+            guard.faults[i].times -= 1;
+            Some(guard.faults[i].fault.clone())
+        }
+        Some(i) => guard.faults.remove(i).map(|r| r.fault),
         None => None,
     };
-    if let Some(fault) = &fault
-        && !fault.apply_first
-    {
-        drop(guard);
-        respond_fault(request, fault);
-        return;
+    match fault {
+        Some(fault) => serve_fault(guard, request, &recorded, fault),
+        None => {
+            let answer = real_answer(&mut guard, &recorded);
+            drop(guard);
+            respond(request, answer);
+        }
     }
+}
 
-    let answer = match (recorded.method.as_str(), recorded.path.as_str()) {
-        ("POST", "/__reset") => control_reset(&mut guard),
-        ("GET", "/__stats") => control_stats(&guard),
-        _ => route(&mut guard, &recorded),
-    };
-    drop(guard);
-    if let Some(fault) = &fault {
-        respond_fault(request, fault);
-        return;
+fn real_answer(state: &mut State, recorded: &Recorded) -> Answer {
+    match (recorded.method.as_str(), recorded.path.as_str()) {
+        ("POST", "/__reset") => control_reset(state),
+        ("GET", "/__stats") => control_stats(state),
+        _ => route(state, recorded),
     }
+}
+
+fn respond(request: tiny_http::Request, answer: Answer) {
     let mut response = Response::from_data(answer.body)
         .with_status_code(answer.status)
         .with_header(header("Content-Type", answer.content_type));
@@ -606,6 +759,177 @@ fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
         response.add_header(header(name, value));
     }
     let _ = request.respond(response);
+}
+
+fn serve_fault(
+    mut guard: MutexGuard<'_, State>,
+    request: tiny_http::Request,
+    recorded: &Recorded,
+    fault: Fault,
+) {
+    match fault {
+        Fault::Status {
+            status,
+            content_type,
+            body,
+            headers,
+        } => {
+            drop(guard);
+            let mut response = Response::new(
+                status.into(),
+                vec![header("Content-Type", content_type)],
+                Cursor::new(body.clone()),
+                Some(body.len()),
+                None,
+            );
+            for (name, value) in &headers {
+                response.add_header(header(name, value));
+            }
+            let _ = request.respond(response);
+        }
+        Fault::NoAnswer => {
+            drop(guard);
+            // tiny_http keeps the socket open for its reader: the client waits for an answer
+            // that never comes, until its own timeout.
+            drop(request.into_writer());
+        }
+        Fault::Garbage => {
+            drop(guard);
+            let mut writer = request.into_writer();
+            let _ = writer.write_all(b"\x00\x15 not http at all\r\n\r\n");
+            let _ = writer.flush();
+        }
+        Fault::ApplyThenFail(inner) => {
+            let _ = real_answer(&mut guard, recorded);
+            serve_fault(guard, request, recorded, *inner);
+        }
+        Fault::ApplyLater { after } => {
+            guard.pending_effects.push((after, recorded.clone()));
+            drop(guard);
+            drop(request.into_writer());
+        }
+        Fault::EmptyObject => {
+            let _ = real_answer(&mut guard, recorded);
+            drop(guard);
+            respond(request, Answer::json(200, json!({})));
+        }
+        Fault::TruncatedJson => {
+            let mut answer = real_answer(&mut guard, recorded);
+            drop(guard);
+            let half = answer.body.len() / 2;
+            answer.body.truncate(half);
+            respond(request, answer);
+        }
+        Fault::Trickle { bytes_per_sec } => {
+            let answer = real_answer(&mut guard, recorded);
+            drop(guard);
+            std::thread::spawn(move || trickle(request, answer, bytes_per_sec));
+        }
+        Fault::IgnorePage => {
+            let mut first = recorded.clone();
+            first.query.retain(|(k, _)| k != "page");
+            let mut answer = real_answer(&mut guard, &first);
+            drop(guard);
+            answer.headers.retain(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "X-Next-Page" | "X-Prev-Page" | "X-Total" | "X-Total-Pages" | "Link"
+                )
+            });
+            respond(request, answer);
+        }
+        Fault::ShiftBetweenPages { name, status } => {
+            let answer = real_answer(&mut guard, recorded);
+            let latest = guard
+                .jobs
+                .iter()
+                .find(|j| j.name == name && !j.retried)
+                .map(|j| j.id);
+            if let Some(id) = latest {
+                let new_id = guard.clone_as_new_attempt(id, status);
+                if let Some(job) = guard.job_mut(new_id)
+                    && status == "failed"
+                {
+                    job.failure_reason = Some("script_failure".into());
+                }
+            }
+            drop(guard);
+            respond(request, answer);
+        }
+        Fault::EchoToken { status } => {
+            drop(guard);
+            let token = recorded
+                .header("PRIVATE-TOKEN")
+                .or_else(|| recorded.header("JOB-TOKEN"))
+                .map(str::to_string)
+                .or_else(|| {
+                    recorded
+                        .query
+                        .iter()
+                        .find(|(k, _)| k == "private_token" || k == "job_token")
+                        .map(|(_, v)| v.clone())
+                })
+                .unwrap_or_default();
+            let answer = if status >= 500 {
+                Answer {
+                    status,
+                    content_type: "text/html",
+                    body: format!(
+                        "<html><body><h1>{status} Proxy Error</h1><p>while forwarding {} {}?{} with PRIVATE-TOKEN: {token}</p></body></html>",
+                        recorded.method,
+                        recorded.path,
+                        recorded
+                            .query
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join("&")
+                    )
+                    .into_bytes(),
+                    headers: Vec::new(),
+                }
+            } else {
+                Answer::message(
+                    status,
+                    &format!("{status} Unauthorized - token {token} is not valid"),
+                )
+            };
+            respond(request, answer);
+        }
+    }
+}
+
+/// Sends `answer` slowly, on its own thread: the head at once, then the body a byte at a time.
+fn trickle(request: tiny_http::Request, answer: Answer, bytes_per_sec: u32) {
+    let mut writer = request.into_writer();
+    let mut head = format!(
+        "HTTP/1.1 {} Trickle\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        answer.status,
+        answer.content_type,
+        answer.body.len()
+    );
+    for (name, value) in &answer.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    if writer
+        .write_all(head.as_bytes())
+        .and_then(|()| writer.flush())
+        .is_err()
+    {
+        return;
+    }
+    let pause = std::time::Duration::from_secs_f64(1.0 / f64::from(bytes_per_sec.max(1)));
+    for byte in &answer.body {
+        std::thread::sleep(pause);
+        if writer
+            .write_all(&[*byte])
+            .and_then(|()| writer.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 /// Test-server control, outside `/api/v4`: restore the jobs saved by [`GitLab::save_initial`] and
@@ -637,32 +961,6 @@ fn control_stats(state: &State) -> Answer {
         200,
         json!({"requests": api.len(), "pipeline_list_pages": list_pages, "pipeline_list_reads": list_reads}),
     )
-}
-
-fn respond_fault(request: tiny_http::Request, fault: &Fault) {
-    if fault.no_answer {
-        // tiny_http keeps the socket open for its reader: the client waits for an answer that
-        // never comes, until its own timeout.
-        drop(request.into_writer());
-        return;
-    }
-    if fault.garbage {
-        let mut writer = request.into_writer();
-        let _ = writer.write_all(b"\x00\x15 not http at all\r\n\r\n");
-        let _ = writer.flush();
-        return;
-    }
-    let mut response = Response::new(
-        fault.status.into(),
-        vec![header("Content-Type", fault.content_type)],
-        Cursor::new(fault.body.clone()),
-        Some(fault.body.len()),
-        None,
-    );
-    for (name, value) in &fault.headers {
-        response.add_header(header(name, value));
-    }
-    let _ = request.respond(response);
 }
 
 enum Auth {
@@ -983,7 +1281,11 @@ fn job_route(
                 job.status = "canceled".into();
                 job.timeline.clear();
             }
-            Answer::json(201, render(job))
+            let answer = Answer::json(201, render(job));
+            if cancelable {
+                state.applied.push(("cancel", id));
+            }
+            answer
         }
         ("POST", ["retry"]) => {
             let job = state.job(id).expect("checked");
@@ -993,6 +1295,7 @@ fn job_route(
                 return Answer::message(403, "403 Forbidden - Job is not retryable");
             }
             let after = job.after_retry.clone();
+            state.applied.push(("retry", id));
             let new_id = state.clone_as_new_attempt(id, "pending");
             let new = state.job_mut(new_id).expect("created");
             new.timeline = after;
@@ -1007,7 +1310,9 @@ fn job_route(
             job.log.clear();
             job.artifacts = false;
             job.erased = true;
-            Answer::json(201, render(job))
+            let answer = Answer::json(201, render(job));
+            state.applied.push(("erase", id));
+            answer
         }
         _ => Answer::json(404, json!({"error": "404 Not Found"})),
     }
@@ -1048,6 +1353,7 @@ fn play(state: &mut State, request: &Recorded, id: u64) -> Answer {
     {
         return Answer::message(403, "403 Forbidden");
     }
+    state.applied.push(("play", id));
     if job.is_final() {
         // Ci::PlayBuildService retries a finished manual job, and jobs.rb still presents the
         // original job object.
@@ -1123,7 +1429,7 @@ pub fn render(job: &Job) -> Value {
             "id": job.pipeline_id, "sha": "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd",
             "ref": "main", "status": "running"
         },
-        "web_url": format!("https://gitlab.example.com/{PROJECT_PATH}/-/jobs/{}", job.id),
+        "web_url": job.web_url.clone().unwrap_or_else(|| format!("https://gitlab.example.com/{PROJECT_PATH}/-/jobs/{}", job.id)),
         "project": { "ci_job_token_scope_enabled": true },
     });
     let map = value.as_object_mut().expect("an object");

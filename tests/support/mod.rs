@@ -15,6 +15,19 @@ pub struct Run {
     pub code: i32,
     pub stdout: Vec<u8>,
     pub stderr: String,
+    /// Wall time from spawn to exit.
+    pub elapsed: Duration,
+}
+
+/// Where gljob's stdout goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdout {
+    /// A pipe read to its end.
+    Piped,
+    /// `>/dev/full`: every write fails with ENOSPC.
+    Full,
+    /// `| head -c N`: the reader takes N bytes, then closes the pipe.
+    Head(usize),
 }
 
 impl Run {
@@ -85,20 +98,72 @@ pub fn gljob_api(server: &GitLab, args: &[&str]) -> Run {
 }
 
 pub fn run_with_env(args: &[&str], env: &[(String, String)]) -> Run {
+    run_to(args, env, Stdout::Piped)
+}
+
+/// Like [`gljob`], with stdout going to `stdout`.
+pub fn gljob_to(
+    server: &GitLab,
+    args: &[&str],
+    extra: &[(&str, Option<&str>)],
+    stdout: Stdout,
+) -> Run {
+    let mut env = runner_env(server);
+    for (key, value) in extra {
+        env.retain(|(k, _)| k != key);
+        if let Some(value) = value {
+            env.push((key.to_string(), value.to_string()));
+        }
+    }
+    run_to(args, &env, stdout)
+}
+
+pub fn run_to(args: &[&str], env: &[(String, String)], stdout: Stdout) -> Run {
+    run_within(args, env, stdout, Duration::from_secs(120))
+        .unwrap_or_else(|| panic!("gljob {args:?} did not finish within 120 s"))
+}
+
+/// Runs gljob, killing it after `limit`: `None` when it had to be killed.
+pub fn run_within(
+    args: &[&str],
+    env: &[(String, String)],
+    stdout: Stdout,
+    limit: Duration,
+) -> Option<Run> {
+    let started = Instant::now();
+    let out = match stdout {
+        Stdout::Full => Stdio::from(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .expect("/dev/full"),
+        ),
+        Stdout::Piped | Stdout::Head(_) => Stdio::piped(),
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_gljob"))
         .args(args)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(out)
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn gljob");
-    let mut stdout_pipe = child.stdout.take().expect("stdout");
+    let stdout_pipe = child.stdout.take();
     let mut stderr_pipe = child.stderr.take().expect("stderr");
     let out_reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
-        let _ = stdout_pipe.read_to_end(&mut buf);
+        if let Some(mut pipe) = stdout_pipe {
+            match stdout {
+                Stdout::Head(n) => {
+                    let _ = (&mut pipe).take(n as u64).read_to_end(&mut buf);
+                    drop(pipe);
+                }
+                _ => {
+                    let _ = pipe.read_to_end(&mut buf);
+                }
+            }
+        }
         buf
     });
     let err_reader = std::thread::spawn(move || {
@@ -107,14 +172,15 @@ pub fn run_with_env(args: &[&str], env: &[(String, String)]) -> Run {
         buf
     });
     // A watchdog, not a timing assumption: a hung gljob fails the test instead of hanging CI.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for gljob") {
             break status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("gljob {args:?} did not finish within 120 s");
+            let _ = child.wait();
+            return None;
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -124,9 +190,10 @@ pub fn run_with_env(args: &[&str], env: &[(String, String)]) -> Run {
         code: status.code().unwrap_or(-1),
         stdout,
         stderr,
+        elapsed: started.elapsed(),
     };
     assert_no_token(&run, args);
-    run
+    Some(run)
 }
 
 /// No token, nor a recognisable part of one, may appear in anything gljob prints.
@@ -138,6 +205,53 @@ pub fn assert_no_token(run: &Run, args: &[&str]) {
             assert!(
                 !stdout.contains(needle) && !run.stderr.contains(needle),
                 "gljob {args:?} printed a token\n--- stdout\n{stdout}\n--- stderr\n{}",
+                run.stderr
+            );
+        }
+    }
+}
+
+/// None of `secrets` (nor, for those of 12 characters or more, their last 12) appears in any
+/// output of `run`.
+#[track_caller]
+pub fn assert_no_secret(run: &Run, secrets: &[&str], what: &str) {
+    let stdout = run.out();
+    for secret in secrets {
+        let mut needles = vec![secret.to_string()];
+        if secret.len() >= 12 {
+            needles.push(secret[secret.len() - 12..].to_string());
+        }
+        for needle in needles {
+            assert!(
+                !stdout.contains(&needle) && !run.stderr.contains(&needle),
+                "{what}: printed the secret {needle:?}\n--- stdout\n{stdout}\n--- stderr\n{}",
+                run.stderr
+            );
+        }
+    }
+}
+
+/// The first raw control character (other than a line's own `\n`) in `text`, with its offset.
+pub fn control_char(text: &[u8]) -> Option<(usize, u8)> {
+    let text = String::from_utf8_lossy(text);
+    text.char_indices()
+        .find(|(_, c)| (c.is_control() && *c != '\n') || ('\u{80}'..='\u{9f}').contains(c))
+        .map(|(i, c)| (i, c as u32 as u8))
+}
+
+/// No raw control character in human output (stdout and stderr).
+#[track_caller]
+pub fn assert_no_control(run: &Run, stdout_too: bool, what: &str) {
+    let streams: &[(&str, &[u8])] = if stdout_too {
+        &[("stdout", &run.stdout), ("stderr", run.stderr.as_bytes())]
+    } else {
+        &[("stderr", run.stderr.as_bytes())]
+    };
+    for (name, bytes) in streams {
+        if let Some((at, c)) = control_char(bytes) {
+            panic!(
+                "{what}: raw control character {c:#04x} at byte {at} of {name}\n--- stdout\n{:?}\n--- stderr\n{:?}",
+                run.out(),
                 run.stderr
             );
         }
