@@ -273,7 +273,7 @@ fn project_jobs_have_no_totals_and_limit_stops_early() {
 }
 
 #[test]
-fn scopes_are_sent_as_an_array_and_gitlab_judges_unknown_ones() {
+fn scopes_are_sent_as_an_array_and_unknown_ones_are_refused_before_sending() {
     let server = GitLab::start(GITLAB_18);
     sample_pipeline(&server);
     let run = gljob(
@@ -292,12 +292,12 @@ fn scopes_are_sent_as_an_array_and_gitlab_judges_unknown_ones() {
     scopes.sort();
     assert_eq!(scopes, ["failed", "manual"]);
 
-    let run = gljob(&server, &["jobs", "--scope", "bogus"], &[]);
-    run.expect(3);
-    run.says("400");
-    run.says("scope does not have a valid value");
-
+    // A scope that is not one of GitLab's 13 statuses is refused before anything is sent (GitLab
+    // would answer 400 "scope does not have a valid value"), naming the nearest status.
     let before = server.requests().len();
+    let run = gljob(&server, &["jobs", "--scope", "runing"], &[]);
+    run.expect(2);
+    run.says("did you mean 'running'");
     gljob(&server, &["jobs", "--scope", "NOT A STATUS"], &[]).expect(2);
     assert_eq!(server.requests().len(), before);
 }
@@ -746,9 +746,12 @@ fn help_and_version() {
     let run = run_with_env(&["play", "--help"], &env);
     assert!(run.expect(0).out().contains("--var KEY=VALUE"));
     let run = run_with_env(&["--version"], &env);
-    assert_eq!(
-        run.expect(0).out(),
-        format!("gljob {}\n", env!("CARGO_PKG_VERSION"))
+    assert!(
+        run.expect(0)
+            .out()
+            .starts_with(&format!("gljob {} (", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        run.out()
     );
     run_with_env(&["bogus"], &env).expect(2);
 }

@@ -261,8 +261,9 @@ fn job_token_only_on_gitlab_17_is_a_clear_error() {
 #[test]
 fn a_thousand_jobs_cost_one_list_read_per_round_whatever_is_selected() {
     let server = GitLab::start(GITLAB_18);
+    // Ids from 1001: gljob's own job is 500, and GitLab's ids are unique.
     let mut jobs: Vec<Job> = (1..=999)
-        .map(|i| Job::new(i, &format!("unit {i}/999"), "test", "success"))
+        .map(|i| Job::new(1000 + i, &format!("unit {i}/999"), "test", "success"))
         .collect();
     for job in jobs.iter_mut().take(50) {
         job.status = "running".into();

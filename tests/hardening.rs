@@ -151,7 +151,8 @@ fn reads_are_retried_on_5xx_and_429_honouring_retry_after() {
     ));
     gljob(&server, &["job"], &[])
         .expect(0)
-        .says("GitLab answered 502; retrying in");
+        .says("GitLab answered 502 ")
+        .says("retrying in");
     assert_eq!(server.requests().len(), 5);
 }
 

@@ -405,7 +405,7 @@ impl Client {
                 )));
             }
             say::line(&format!(
-                "gljob: {}; trying again in {:.1}s",
+                "gljob: {}; retrying in {:.1}s",
                 error.message(),
                 delay.as_secs_f64()
             ));
@@ -613,7 +613,7 @@ fn read_answer(
 fn parse_json(call: &Call, answer: &Answer) -> Result<Box<RawValue>> {
     serde_json::from_slice::<Box<RawValue>>(&answer.body).map_err(|_| {
         Error::unreadable(format!(
-            "{}: GitLab answered {} with {} that is not whole JSON: \"{}\"; is CI_API_V4_URL \
+            "{}: GitLab answered {} with {} that is not JSON (or is cut short): \"{}\"; is CI_API_V4_URL \
              GitLab's API root (…/api/v4)?",
             call.describe(),
             answer.status,

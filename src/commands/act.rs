@@ -102,7 +102,7 @@ fn unknown(err: Error, action: &str, id: u64, seen: &str) -> Error {
     Error::new(
         ErrorKind::WriteUnknown,
         format!(
-            "{}; whether the {action} took effect is unknown: {seen}. Look at job {id} (and its \
+            "{}; whether GitLab applied the {action} is unknown: {seen}. Look at job {id} (and its \
              pipeline) before running this again",
             err.message()
         ),
