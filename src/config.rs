@@ -57,6 +57,10 @@ pub struct Config {
     pub request_timeout: Duration,
     pub proxy: Option<ProxyUrl>,
     pub extra_cas: Vec<CaBundle>,
+    /// `GITLAB_CI=true`: gljob runs inside a GitLab job, whose log folds sections.
+    pub in_gitlab_job: bool,
+    /// `NO_COLOR` is set: no escape sequences of gljob's own.
+    pub no_color: bool,
 }
 
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -128,6 +132,8 @@ impl Config {
             },
             proxy,
             extra_cas,
+            in_gitlab_job: env("GITLAB_CI").is_some_and(|v| v.trim() == "true"),
+            no_color: env("NO_COLOR").is_some(),
         })
     }
 

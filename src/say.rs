@@ -254,6 +254,67 @@ pub fn line(text: &str) {
     let _ = err.write_all(b"\n");
 }
 
+/// A collapsible section of a GitLab job log: GitLab's `section_start`/`section_end` markers,
+/// collapsed by default, whose header line is what the log shows while it is folded. The markers
+/// are the only escape sequences gljob writes itself, so they bypass [`clean`]; the name is reduced
+/// to the characters GitLab accepts, and the header is cleaned like any other line.
+pub struct Section {
+    name: String,
+    open: bool,
+}
+
+impl Section {
+    /// Opens a section when `enabled` (inside a GitLab job, not `--no-sections`, no `NO_COLOR`);
+    /// otherwise nothing is said: outside CI, progress is plain lines.
+    pub fn start(enabled: bool, name: &str, header: &str) -> Section {
+        let name: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if enabled {
+            raw_line(&format!(
+                "\x1b[0Ksection_start:{}:{name}[collapsed=true]\r\x1b[0K{}",
+                unix_time(),
+                clean(header)
+            ));
+        }
+        Section {
+            name,
+            open: enabled,
+        }
+    }
+
+    /// Closes the section; what is said after it stays visible in the folded log.
+    pub fn end(self) {
+        if self.open {
+            raw_line(&format!(
+                "\x1b[0Ksection_end:{}:{}\r\x1b[0K",
+                unix_time(),
+                self.name
+            ));
+        }
+    }
+}
+
+fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A line whose escape sequences are gljob's own (section markers), written as they are.
+fn raw_line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.write_all(b"\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

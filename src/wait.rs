@@ -150,13 +150,13 @@ const MAX_FAILED_ROUNDS: u32 = 10;
 /// beyond that read. A pass is declared only on statuses from such a snapshot, and never on an
 /// attempt older than one that was started (`newer_than`).
 pub fn wait(
-    mut followed: Vec<Followed>,
+    followed: &mut [Followed],
     source: &mut dyn Source,
     options: WaitOptions,
     deadline: &Deadline,
-) -> Result<(Outcome, Vec<Followed>)> {
+) -> Result<Outcome> {
     let started = deadline.started();
-    for f in &followed {
+    for f in followed.iter() {
         progress(started, &f.current, &f.current.job.status.to_string());
     }
     let mut failed_rounds = 0;
@@ -171,26 +171,24 @@ pub fn wait(
             } else {
                 Outcome::NotPassed
             };
-            return Ok((outcome, followed));
+            return Ok(outcome);
         }
         if deadline.expired() {
-            return Ok((Outcome::TimedOut, followed));
+            return Ok(Outcome::TimedOut);
         }
         // A job just started (or replayed) is read at once; later rounds pause first.
         let read_at_once = first_round && followed.iter().any(|f| f.newer_than.is_some());
         if !read_at_once && !deadline.sleep(jitter::spread(options.interval, 0.2)) {
-            return Ok((Outcome::TimedOut, followed));
+            return Ok(Outcome::TimedOut);
         }
         first_round = false;
 
         let round = source
-            .snapshot(&followed)
-            .and_then(|snapshot| apply(&mut followed, &snapshot, started));
+            .snapshot(followed)
+            .and_then(|snapshot| apply(followed, &snapshot, started));
         match round {
             Ok(()) => failed_rounds = 0,
-            Err(err) if *err.kind() == ErrorKind::TimedOut => {
-                return Ok((Outcome::TimedOut, followed));
-            }
+            Err(err) if *err.kind() == ErrorKind::TimedOut => return Ok(Outcome::TimedOut),
             Err(err) if err.is_transient() && failed_rounds + 1 < MAX_FAILED_ROUNDS => {
                 failed_rounds += 1;
                 say::line(&format!(
@@ -395,8 +393,8 @@ mod tests {
             vec![listed(20, "test", "pending", false)],
         ]);
         let mut source = |_: &[Followed]| Ok(snapshot(rounds.borrow_mut().pop().unwrap()));
-        let start = vec![Followed::new(listed(10, "test", "running", false), TRACK)];
-        let (outcome, end) = wait(start, &mut source, options(), &Deadline::none()).unwrap();
+        let mut end = vec![Followed::new(listed(10, "test", "running", false), TRACK)];
+        let outcome = wait(&mut end, &mut source, options(), &Deadline::none()).unwrap();
         assert_eq!(outcome, Outcome::Passed);
         assert_eq!(end[0].current.job.id, 20);
         assert!(rounds.borrow().is_empty(), "stopped before the last round");
@@ -412,16 +410,16 @@ mod tests {
         let mut source = |_: &[Followed]| Ok(snapshot(rounds.borrow_mut().pop().unwrap()));
         let mut start = Followed::new(listed(10, "deploy", "success", false), TRACK);
         start.newer_than = Some(10);
-        let (outcome, _) = wait(vec![start], &mut source, options(), &Deadline::none()).unwrap();
+        let outcome = wait(&mut [start], &mut source, options(), &Deadline::none()).unwrap();
         assert_eq!(outcome, Outcome::NotPassed);
     }
 
     #[test]
     fn times_out_with_the_last_status() {
         let mut source = |_: &[Followed]| Ok(snapshot(vec![listed(1, "deploy", "manual", false)]));
-        let start = vec![Followed::new(listed(1, "deploy", "manual", false), TRACK)];
+        let mut end = vec![Followed::new(listed(1, "deploy", "manual", false), TRACK)];
         let deadline = Deadline::after(Instant::now(), Some(Duration::from_millis(20)));
-        let (outcome, end) = wait(start, &mut source, options(), &deadline).unwrap();
+        let outcome = wait(&mut end, &mut source, options(), &deadline).unwrap();
         assert_eq!(outcome, Outcome::TimedOut);
         assert_eq!(end[0].current.job.status, Status::Manual);
     }
@@ -433,8 +431,8 @@ mod tests {
             *calls.borrow_mut() += 1;
             Ok(snapshot(vec![listed(2, "other", "success", false)]))
         };
-        let start = vec![Followed::new(listed(1, "a", "running", false), TRACK)];
-        let err = wait(start, &mut source, options(), &Deadline::none()).unwrap_err();
+        let mut start = vec![Followed::new(listed(1, "a", "running", false), TRACK)];
+        let err = wait(&mut start, &mut source, options(), &Deadline::none()).unwrap_err();
         assert_eq!(*err.kind(), ErrorKind::Inconsistent);
         assert_eq!(*calls.borrow(), MAX_FAILED_ROUNDS);
     }
@@ -460,11 +458,17 @@ mod tests {
             }
         };
         let start = vec![Followed::new(listed(1, "a", "running", false), TRACK)];
-        let (outcome, _) = wait(start.clone(), &mut flaky, options(), &Deadline::none()).unwrap();
+        let outcome = wait(&mut start.clone(), &mut flaky, options(), &Deadline::none()).unwrap();
         assert_eq!(outcome, Outcome::Passed);
 
         let mut refusing = |_: &[Followed]| Err(refused(401));
-        let err = wait(start, &mut refusing, options(), &Deadline::none()).unwrap_err();
+        let err = wait(
+            &mut start.clone(),
+            &mut refusing,
+            options(),
+            &Deadline::none(),
+        )
+        .unwrap_err();
         assert_eq!(err.http_status(), Some(401));
     }
 }

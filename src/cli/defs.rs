@@ -175,6 +175,8 @@ pub struct RawArgs {
     pub strict: bool,
     pub allow_skipped: bool,
     pub status: Option<String>,
+    pub junit: Option<String>,
+    pub no_sections: bool,
     pub help: bool,
     pub version: bool,
     /// The command and the selectors, in order.
@@ -456,6 +458,26 @@ pub static FLAGS: &[Flag] = &[
         variable: None,
         applies: Applies::Only(&[Check]),
         apply: |raw, v| once(&mut raw.status, v),
+    },
+    Flag {
+        long: "--junit",
+        short: None,
+        value: Some("FILE"),
+        help: "also write the verdict as a JUnit XML report (artifacts:reports:junit): one test \
+               case per job, judged as the exit code judges; written whole, also on timeout",
+        variable: None,
+        applies: Applies::Only(JUDGING),
+        apply: |raw, v| once(&mut raw.junit, v),
+    },
+    Flag {
+        long: "--no-sections",
+        short: None,
+        value: None,
+        help: "inside a GitLab job, do not fold the wait's progress into a collapsible log \
+               section (NO_COLOR does the same)",
+        variable: None,
+        applies: Applies::Only(&[Wait, Play, Retry]),
+        apply: |raw, _| switch(&mut raw.no_sections),
     },
     Flag {
         long: "--help",

@@ -104,8 +104,25 @@ impl Command {
     }
 }
 
+/// Where the verdict goes besides the exit code and stderr.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// `--junit FILE`.
+    pub junit: Option<std::path::PathBuf>,
+    /// `--no-sections` was given.
+    pub no_sections: bool,
+}
+
+impl Report {
+    /// Sections only inside a GitLab job, and not when asked not to or when NO_COLOR is set.
+    pub fn sections_enabled(&self, config: &crate::config::Config) -> bool {
+        config.in_gitlab_job && !config.no_color && !self.no_sections
+    }
+}
+
 #[derive(Debug)]
 pub struct Invocation {
+    pub report: Report,
     pub command: Command,
     pub overrides: Overrides,
     pub format: Format,

@@ -103,12 +103,21 @@ fn invocation(
     }
     if matches!(command, CommandName::Play | CommandName::Retry)
         && !raw.wait
-        && (raw.strict || raw.allow_skipped)
+        && (raw.strict || raw.allow_skipped || raw.junit.is_some() || raw.no_sections)
     {
         return Err(format!(
-            "--strict and --allow-skipped need --wait on `gljob {name}`"
+            "--strict, --allow-skipped, --junit and --no-sections need --wait on `gljob {name}`"
         ));
     }
+    let junit = match &raw.junit {
+        Some(path) if path.trim().is_empty() => return Err("--junit needs a file name".into()),
+        Some(path) => {
+            let path = std::path::PathBuf::from(path);
+            crate::junit::check_path(&path)?;
+            Some(path)
+        }
+        None => None,
+    };
 
     let mut selectors: Vec<Selector> = Vec::new();
     for text in &selector_texts {
@@ -216,6 +225,10 @@ fn invocation(
     };
 
     Ok(Invocation {
+        report: super::Report {
+            junit,
+            no_sections: raw.no_sections,
+        },
         command: parsed,
         overrides: Overrides {
             api_url: raw.api_url,

@@ -3,6 +3,7 @@
 use super::{Context, own_pipeline};
 use crate::api::route;
 use crate::error::{ExitCode, Result};
+use crate::junit;
 use crate::model::{Kind, Listed, Status};
 use crate::output;
 use crate::say;
@@ -69,12 +70,28 @@ pub fn follow(
         }
         Ok(snapshot)
     };
-    let (outcome, followed) = wait::wait(followed, &mut source, options, &deadline)?;
+    let mut followed = followed;
+    let section = say::Section::start(
+        context.report.sections_enabled(&context.config),
+        "gljob_wait",
+        &format!("gljob: waiting for {}", summary(&followed)),
+    );
+    let waited = wait::wait(&mut followed, &mut source, options, &deadline);
+    section.end();
+    // The report is written whatever happened: on GitLab trouble it holds what was known then.
+    let ending = match &waited {
+        Ok(Outcome::TimedOut) => junit::Ending::TimedOut,
+        Ok(_) => junit::Ending::Judged,
+        Err(_) => junit::Ending::Interrupted,
+    };
+    let report = write_junit(context, "gljob wait", &followed, options.policy, ending);
+    let outcome = waited?;
     wait::report(&followed, outcome, options.policy);
     let finals: Vec<&Listed> = followed.iter().map(|f| &f.current).collect();
     if context.format != output::Format::Human {
         context.print(|out| output::jobs(out, &context.format, &finals))?;
     }
+    report?;
     Ok(match outcome {
         Outcome::Passed => ExitCode::Done,
         Outcome::NotPassed => ExitCode::NotPassed,
@@ -89,6 +106,49 @@ pub fn follow(
             ));
             ExitCode::TimedOut
         }
+    })
+}
+
+/// `3 jobs: 1 running, 2 pending`, for the section's header.
+fn summary(followed: &[Followed]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for f in followed {
+        let status = f.current.job.status.to_string();
+        match counts.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((status, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    format!(
+        "{} job{}: {}",
+        followed.len(),
+        if followed.len() == 1 { "" } else { "s" },
+        parts.join(", ")
+    )
+}
+
+/// Writes `--junit` when asked. A report that cannot be written is said at once and fails the
+/// command after its verdict lines (exit 5): CI would otherwise show a report that is not there.
+fn write_junit(
+    context: &Context,
+    suite: &str,
+    followed: &[Followed],
+    policy: Policy,
+    ending: junit::Ending,
+) -> Result<()> {
+    let Some(path) = &context.report.junit else {
+        return Ok(());
+    };
+    let cases: Vec<junit::Case> = followed
+        .iter()
+        .map(|f| junit::Case {
+            job: &f.current,
+            awaiting_new_attempt: f.newer_than.is_some(),
+        })
+        .collect();
+    junit::write(path, &junit::render(suite, &cases, policy, ending)).inspect_err(|err| {
+        say::line(&format!("gljob: {}", err.message()));
     })
 }
 
@@ -132,6 +192,21 @@ pub fn check(
         {
             say::line(&format!("warning: {warning}; --strict would fail it"));
         }
+    }
+    if let Some(path) = &context.report.junit {
+        // `--status` judges by the list given: the report's cases follow the same rule.
+        let cases: Vec<junit::Case> = picked
+            .iter()
+            .map(|job| junit::Case {
+                job,
+                awaiting_new_attempt: false,
+            })
+            .collect();
+        let xml = match statuses {
+            None => junit::render("gljob check", &cases, policy, junit::Ending::Judged),
+            Some(list) => junit::render_statuses("gljob check", &cases, list),
+        };
+        junit::write(path, &xml)?;
     }
     if context.format != output::Format::Human {
         let listed: Vec<&Listed> = picked.iter().collect();

@@ -25,6 +25,7 @@ pub struct Context {
     pub client: Client,
     pub format: Format,
     pub project: String,
+    pub report: crate::cli::Report,
 }
 
 /// Every setting the command needs and the environment and flags lack, named in one message
@@ -127,6 +128,7 @@ pub fn run(
         client,
         format: invocation.format,
         project,
+        report: invocation.report,
     };
     match invocation.command {
         Command::Job { selectors } => read::job(&context, &selectors),

@@ -231,9 +231,47 @@ pub fn assert_no_secret(run: &Run, secrets: &[&str], what: &str) {
     }
 }
 
-/// The first raw control character (other than a line's own `\n`) in `text`, with its offset.
+/// GitLab's log-section markers, the only escape sequences gljob writes itself (inside a GitLab
+/// job, around a wait's progress), removed so that what is left can be checked for control
+/// characters that came from elsewhere. Only markers of exactly GitLab's shape are removed.
+pub fn strip_section_markers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("\x1b[0Ksection_") {
+        out.push_str(&rest[..i]);
+        let marker = &rest[i + "\x1b[0K".len()..];
+        let end = marker.find("\r\x1b[0K");
+        let well_formed = end.is_some_and(|end| {
+            let body = &marker[..end];
+            let mut parts = body.splitn(3, ':');
+            let kind = parts.next().unwrap_or_default();
+            let time = parts.next().unwrap_or_default();
+            let name = parts.next().unwrap_or_default();
+            let name = name.strip_suffix("[collapsed=true]").unwrap_or(name);
+            matches!(kind, "section_start" | "section_end")
+                && !time.is_empty()
+                && time.bytes().all(|b| b.is_ascii_digit())
+                && !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        });
+        match (well_formed, end) {
+            (true, Some(end)) => rest = &marker[end + "\r\x1b[0K".len()..],
+            _ => {
+                out.push_str(&rest[i..i + 1]);
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The first raw control character (other than a line's own `\n`) in `text`, with its offset,
+/// GitLab's section markers aside.
 pub fn control_char(text: &[u8]) -> Option<(usize, u8)> {
-    let text = String::from_utf8_lossy(text);
+    let text = strip_section_markers(&String::from_utf8_lossy(text));
     text.char_indices()
         .find(|(_, c)| (c.is_control() && *c != '\n') || ('\u{80}'..='\u{9f}').contains(c))
         .map(|(i, c)| (i, c as u32 as u8))
