@@ -113,6 +113,9 @@ pub struct PipelineRef {
     pub id: u64,
     #[serde(default)]
     pub status: Option<Status>,
+    /// The project of a downstream pipeline (another project's, for a multi-project trigger).
+    #[serde(default)]
+    pub project_id: Option<u64>,
 }
 
 /// The typed part of a Job or Bridge entity. Every field but `id` and `status` may be missing on
@@ -147,6 +150,10 @@ pub struct Job {
     pub finished_at: Option<String>,
     #[serde(default)]
     pub erased_at: Option<String>,
+    /// The job's pipeline is older than the instance's archive setting: it cannot be played or
+    /// retried (`docs/gitlab-behaviour.md` §10.3).
+    #[serde(default)]
+    pub archived: bool,
 }
 
 /// One job as GitLab sent it: the typed view and the exact bytes.

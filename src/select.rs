@@ -6,10 +6,13 @@ use crate::model::{Kind, Listed};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selector {
     Id(u64),
-    /// An exact name or a pattern; `*` and `?` are the only special characters, so names such as
-    /// `build [linux, amd64]` and `rspec 1/3` match themselves.
+    /// A name as `needs:` means it (the job and every `parallel:` or `parallel:matrix` instance of
+    /// it), an exact instance name, or a pattern; `*` and `?` are the only special characters, so
+    /// names such as `build: [linux, amd64]` and `rspec 1/3` match themselves.
     Name(String),
     Stage(String),
+    /// `BRIDGE::SELECTOR`: jobs of the pipeline that the trigger job `BRIDGE` created.
+    Downstream { bridge: String, inner: Box<Selector> },
 }
 
 impl Selector {
@@ -17,6 +20,17 @@ impl Selector {
     pub fn parse(text: &str) -> Result<Selector, String> {
         if text.trim().is_empty() {
             return Err("an empty job selector".into());
+        }
+        if let Some((bridge, inner)) = text.split_once("::") {
+            if bridge.trim().is_empty() || inner.trim().is_empty() {
+                return Err(format!(
+                    "'{text}': a downstream selector is TRIGGER_JOB::SELECTOR, e.g. 'docs::*'"
+                ));
+            }
+            return Ok(Selector::Downstream {
+                bridge: bridge.to_string(),
+                inner: Box::new(Selector::parse(inner)?),
+            });
         }
         if text.bytes().all(|b| b.is_ascii_digit()) {
             return text
@@ -32,12 +46,24 @@ impl Selector {
         !matches!(self, Selector::Id(_))
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Selector::Id(id) => format!("job id {id}"),
             Selector::Name(name) if is_pattern(name) => format!("pattern '{name}'"),
             Selector::Name(name) => format!("name '{name}'"),
             Selector::Stage(stage) => format!("stage '{stage}'"),
+            Selector::Downstream { bridge, inner } => {
+                format!("{} below trigger job '{bridge}'", inner.describe())
+            }
+        }
+    }
+
+    /// `deploy-eu::smoke`, as the user wrote it.
+    pub fn text(&self) -> String {
+        match self {
+            Selector::Id(id) => id.to_string(),
+            Selector::Name(name) | Selector::Stage(name) => name.clone(),
+            Selector::Downstream { bridge, inner } => format!("{bridge}::{}", inner.text()),
         }
     }
 
@@ -47,9 +73,38 @@ impl Selector {
         match self {
             Selector::Id(id) => job.job.id == *id,
             _ if Some(job.job.id) == own_job_id => false,
-            Selector::Name(pattern) => glob_match(pattern, &job.job.name),
+            Selector::Name(pattern) if is_pattern(pattern) => glob_match(pattern, &job.job.name),
+            Selector::Name(name) => names_match(name, &job.job.name),
             Selector::Stage(stage) => job.job.stage == *stage,
+            // Resolved through the trigger job, never against this pipeline's own jobs.
+            Selector::Downstream { .. } => false,
         }
+    }
+}
+
+/// Whether `name` selects `job_name` as `needs: [name]` would: the job itself, or one of its
+/// `parallel: N` instances (`unit 1/3`) or `parallel:matrix` instances (`build: [linux, amd64]`).
+pub fn names_match(name: &str, job_name: &str) -> bool {
+    job_name == name || instance_of(job_name) == Some(name)
+}
+
+/// The job name an instance name was made from: `unit 2/3` → `unit`, `build: [a, b]` → `build`.
+pub fn instance_of(job_name: &str) -> Option<&str> {
+    if let Some(base) = job_name.strip_suffix(']')
+        && let Some((base, _)) = base.rsplit_once(": [")
+    {
+        return Some(base);
+    }
+    let (base, counter) = job_name.rsplit_once(' ')?;
+    let (index, total) = counter.split_once('/')?;
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    (digits(index) && digits(total)).then_some(base)
+}
+
+impl Selector {
+    /// Picks a trigger job by the name before `::` (exact or needs-style, never a pattern).
+    pub fn picks_bridge(bridge: &str, job: &Listed) -> bool {
+        job.kind == Kind::Bridge && names_match(bridge, &job.job.name)
     }
 }
 
@@ -195,6 +250,31 @@ mod tests {
         assert!(!glob_match("*a*b", "xxaxxbxxc"));
         assert!(glob_match("**", ""));
         assert!(glob_match("déploiement-?", "déploiement-é"));
+    }
+
+    #[test]
+    fn names_select_as_needs_does() {
+        assert!(names_match("unit", "unit 1/3"));
+        assert!(names_match("unit", "unit 3/3"));
+        assert!(names_match("unit 2/3", "unit 2/3"));
+        assert!(!names_match("unit 2/3", "unit 1/3"));
+        assert!(names_match("build", "build: [linux, amd64]"));
+        assert!(names_match("build: [linux, amd64]", "build: [linux, amd64]"));
+        assert!(!names_match("build", "build-docs"));
+        assert!(!names_match("unit", "unit tests"));
+        assert!(!names_match("unit", "unit x/3"));
+        assert_eq!(
+            Selector::parse("a::b::job*"),
+            Ok(Selector::Downstream {
+                bridge: "a".into(),
+                inner: Box::new(Selector::Downstream {
+                    bridge: "b".into(),
+                    inner: Box::new(Selector::Name("job*".into()))
+                })
+            })
+        );
+        assert!(Selector::parse("::x").is_err());
+        assert!(Selector::parse("x::").is_err());
     }
 
     #[test]
