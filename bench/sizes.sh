@@ -75,6 +75,11 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
   echo "| empty static C program, x86_64 (floor) | native | $(time_ms x86-floor "$work/empty-x86_64") |"
   echo "| gljob --help, aarch64 | qemu-aarch64-static | $(time_ms arm "qemu-aarch64-static $arm --help") |"
   echo "| empty static C program, aarch64 (floor) | qemu-aarch64-static | $(time_ms arm-floor "qemu-aarch64-static $work/empty-aarch64") |"
+  echo
+  echo "x86_64 is a static PIE (DYN, rustc's x86_64 musl target links static-pie); aarch64 is a static"
+  echo "non-PIE EXEC, which is what rustc's aarch64 musl target links (it does not enable static-pie)."
+  echo "Under qemu the time is mostly qemu's start and translation (compare its floor); on arm64 hardware"
+  echo "start-up should be near the x86_64 figure."
 } > "$work/section.md"
 
 cat "$work/section.md"
