@@ -78,8 +78,8 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
   echo
   echo "x86_64 is a static PIE (DYN, rustc's x86_64 musl target links static-pie); aarch64 is a static"
   echo "non-PIE EXEC, which is what rustc's aarch64 musl target links (it does not enable static-pie)."
-  echo "Under qemu the time is mostly qemu's start and translation (compare its floor); on arm64 hardware"
-  echo "start-up should be near the x86_64 figure."
+  echo "Under qemu the time is mostly qemu's start and translation (compare its floor); no arm64 hardware"
+  echo "was at hand, so this is no forecast for one."
 } > "$work/section.md"
 
 cat "$work/section.md"
