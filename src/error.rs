@@ -50,6 +50,9 @@ pub enum ErrorKind {
     Inconsistent,
     /// A selector matched nothing, or more jobs than the command takes.
     NoMatch,
+    /// This GitLab (or this job) cannot do what was asked: job inputs before 18.10, an archived
+    /// job. Nothing was written.
+    Unsupported,
     /// A write was sent; neither its effect nor its refusal could be proven.
     WriteUnknown,
     /// Writing standard output failed (closed or full) before the command finished.
@@ -124,7 +127,8 @@ impl Error {
             | ErrorKind::NoAnswer
             | ErrorKind::Unreadable
             | ErrorKind::Inconsistent
-            | ErrorKind::NoMatch => ExitCode::GitLab,
+            | ErrorKind::NoMatch
+            | ErrorKind::Unsupported => ExitCode::GitLab,
             ErrorKind::WriteUnknown => ExitCode::WriteUnknown,
             ErrorKind::Output => ExitCode::Output,
             ErrorKind::TimedOut => ExitCode::TimedOut,
@@ -142,6 +146,7 @@ impl Error {
             | ErrorKind::Inconsistent => true,
             ErrorKind::Usage
             | ErrorKind::NoMatch
+            | ErrorKind::Unsupported
             | ErrorKind::WriteUnknown
             | ErrorKind::Output
             | ErrorKind::TimedOut => false,
@@ -161,6 +166,7 @@ impl Error {
             | ErrorKind::Unreachable
             | ErrorKind::Inconsistent
             | ErrorKind::NoMatch
+            | ErrorKind::Unsupported
             | ErrorKind::Output => false,
         }
     }
@@ -249,6 +255,7 @@ mod tests {
             (ErrorKind::Unreadable, 3, true, true),
             (ErrorKind::Inconsistent, 3, true, false),
             (ErrorKind::NoMatch, 3, false, false),
+            (ErrorKind::Unsupported, 3, false, false),
             (ErrorKind::WriteUnknown, 4, false, true),
             (ErrorKind::Output, 5, false, false),
             (ErrorKind::TimedOut, 124, false, true),

@@ -31,13 +31,18 @@ pub struct Case<'a> {
     pub job: &'a Listed,
     /// The job was replayed and its new attempt was not seen: not judged.
     pub awaiting_new_attempt: bool,
+    /// `job` is a trigger job standing for what this selector (`deploy-eu::smoke`) names in the
+    /// pipeline it has not created: that never passes.
+    pub below: Option<String>,
 }
 
 /// The report's XML, each job judged by `policy` as `wait` judges it.
 pub fn render(suite: &str, cases: &[Case<'_>], policy: Policy, ending: Ending) -> String {
     render_with(suite, cases, ending, &|case| {
-        if case.awaiting_new_attempt {
+        if case.awaiting_new_attempt || !case.job.job.status.is_final() {
             Verdict::NotFinal
+        } else if case.below.is_some() {
+            Verdict::NotPassed
         } else {
             judge(&case.job.job, policy)
         }
@@ -47,7 +52,7 @@ pub fn render(suite: &str, cases: &[Case<'_>], policy: Policy, ending: Ending) -
 /// The report of `check --status LIST`: a job passes when its status is in the list.
 pub fn render_statuses(suite: &str, cases: &[Case<'_>], statuses: &[Status]) -> String {
     render_with(suite, cases, Ending::Judged, &|case| {
-        if statuses.contains(&case.job.job.status) {
+        if case.below.is_none() && statuses.contains(&case.job.job.status) {
             Verdict::Passed
         } else {
             Verdict::NotPassed
@@ -69,9 +74,11 @@ fn render_with(
         let job = &case.job.job;
         let time = job.duration.unwrap_or(0.0);
         total_time += time;
-        let class = match case.job.kind {
-            Kind::Build => job.stage.clone(),
-            Kind::Bridge => format!("{}::", job.name),
+        // A job below a trigger job is classed by its path (`deploy-eu::`), as it was selected.
+        let class = match (&case.below, case.job.kind) {
+            (Some(path), _) => path.clone(),
+            (None, Kind::Build) => job.stage.clone(),
+            (None, Kind::Bridge) => format!("{}::", job.name),
         };
         let _ = write!(
             body,
@@ -229,6 +236,7 @@ mod tests {
             .map(|job| Case {
                 job,
                 awaiting_new_attempt: false,
+                below: None,
             })
             .collect();
         let xml = render("gljob wait", &cases, Policy::default(), Ending::TimedOut);

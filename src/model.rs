@@ -156,6 +156,14 @@ pub struct Job {
     pub archived: bool,
 }
 
+/// A pipeline of the tree: its project (as a path segment) and id. A downstream pipeline may be
+/// another project's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineAt {
+    pub project: String,
+    pub id: u64,
+}
+
 /// One job as GitLab sent it: the typed view and the exact bytes.
 #[derive(Debug, Clone)]
 pub struct Listed {

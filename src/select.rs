@@ -12,7 +12,10 @@ pub enum Selector {
     Name(String),
     Stage(String),
     /// `BRIDGE::SELECTOR`: jobs of the pipeline that the trigger job `BRIDGE` created.
-    Downstream { bridge: String, inner: Box<Selector> },
+    Downstream {
+        bridge: String,
+        inner: Box<Selector>,
+    },
 }
 
 impl Selector {
@@ -259,7 +262,10 @@ mod tests {
         assert!(names_match("unit 2/3", "unit 2/3"));
         assert!(!names_match("unit 2/3", "unit 1/3"));
         assert!(names_match("build", "build: [linux, amd64]"));
-        assert!(names_match("build: [linux, amd64]", "build: [linux, amd64]"));
+        assert!(names_match(
+            "build: [linux, amd64]",
+            "build: [linux, amd64]"
+        ));
         assert!(!names_match("build", "build-docs"));
         assert!(!names_match("unit", "unit tests"));
         assert!(!names_match("unit", "unit x/3"));

@@ -7,8 +7,9 @@ use crate::deadline::Deadline;
 use crate::duration::human;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jitter;
-use crate::model::{Job, Kind, Listed, Status};
+use crate::model::{Job, Kind, Listed, PipelineAt, Status};
 use crate::say;
+use crate::select::Selector;
 use std::time::{Duration, Instant};
 
 /// How strictly a finished job is judged.
@@ -70,14 +71,22 @@ pub enum Outcome {
 }
 
 /// How a followed job is found again in the next snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Track {
     /// By name in its own pipeline (its payload says which, whatever `CI_PIPELINE_ID` is): a retry
     /// or a replay gives the job a new id and the old attempt leaves the default list. Names are
     /// unique among a pipeline's latest attempts.
-    ByName { pipeline: u64 },
+    ByName { at: PipelineAt },
     /// A job whose pipeline is not known, polled on its own.
-    ById,
+    ById { project: String },
+}
+
+/// What a followed trigger job stands for while it has not created its pipeline: the selector for
+/// that pipeline, and the path the user wrote (`deploy-eu::smoke`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downstream {
+    pub rest: Selector,
+    pub path: String,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +96,9 @@ pub struct Followed {
     /// An attempt with this id or an older one is not the one to judge: the job was replayed or
     /// retried and its new attempt has not been seen yet.
     pub newer_than: Option<u64>,
+    /// `current` is a trigger job followed for the pipeline it is to create; the jobs selected in
+    /// that pipeline replace this entry once it exists.
+    pub awaiting: Option<Downstream>,
 }
 
 impl Followed {
@@ -95,12 +107,33 @@ impl Followed {
             current,
             track,
             newer_than: None,
+            awaiting: None,
         }
     }
 
-    /// Whether this job's verdict is known from what was last seen.
-    fn settled(&self) -> bool {
+    /// Whether this job's verdict is known from what was last seen. A trigger job that ended
+    /// without creating its pipeline settles everything below it: nothing there will ever run.
+    pub fn settled(&self) -> bool {
         self.current.job.status.is_final() && self.newer_than.is_none()
+    }
+
+    /// The verdict on what was last seen.
+    pub fn verdict(&self, policy: Policy) -> Verdict {
+        if self.newer_than.is_some() || !self.current.job.status.is_final() {
+            return Verdict::NotFinal;
+        }
+        if self.awaiting.is_some() {
+            return Verdict::NotPassed;
+        }
+        judge(&self.current.job, policy)
+    }
+
+    /// The pipeline this entry is read in, if it is tracked by name.
+    pub fn pipeline(&self) -> Option<&PipelineAt> {
+        match &self.track {
+            Track::ByName { at } => Some(at),
+            Track::ById { .. } => None,
+        }
     }
 }
 
@@ -108,28 +141,69 @@ impl Followed {
 /// the jobs polled on their own. Every list in it was read as a consistent snapshot.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    pub pipelines: Vec<(u64, Vec<Listed>)>,
+    /// Each pipeline read this round, with what was listed: its jobs, its trigger jobs, or both,
+    /// as `read` says.
+    pub pipelines: Vec<Read>,
     pub singles: Vec<Listed>,
 }
 
+/// One pipeline's lists of one round.
+#[derive(Debug)]
+pub struct Read {
+    pub at: PipelineAt,
+    pub jobs: bool,
+    pub bridges: bool,
+    pub listed: Vec<Listed>,
+}
+
+/// What a round found for one followed entry.
+enum Found<'a> {
+    Listed(&'a Listed),
+    /// Its pipeline (or list) was not read this round: nothing new is known.
+    NotRead,
+    /// Its list was read and it is not in it.
+    Missing,
+}
+
 impl Snapshot {
-    fn find(&self, followed: &Followed) -> Option<&Listed> {
+    fn find(&self, followed: &Followed) -> Found<'_> {
         let me = &followed.current;
-        match followed.track {
-            Track::ByName { pipeline } => self
-                .pipelines
+        match &followed.track {
+            Track::ByName { at } => {
+                let Some(read) = self.pipelines.iter().find(|r| r.at == *at) else {
+                    return Found::NotRead;
+                };
+                let list_read = match me.kind {
+                    Kind::Build => read.jobs,
+                    Kind::Bridge => read.bridges,
+                };
+                if !list_read {
+                    return Found::NotRead;
+                }
+                read.listed
+                    .iter()
+                    .find(|j| j.kind == me.kind && j.job.name == me.job.name)
+                    .map_or(Found::Missing, Found::Listed)
+            }
+            Track::ById { .. } => self
+                .singles
                 .iter()
-                .filter(|(id, _)| *id == pipeline)
-                .flat_map(|(_, jobs)| jobs)
-                .find(|j| j.kind == me.kind && j.job.name == me.job.name),
-            Track::ById => self.singles.iter().find(|j| j.job.id == me.job.id),
+                .find(|j| j.job.id == me.job.id)
+                .map_or(Found::NotRead, Found::Listed),
         }
     }
 }
 
-/// Where snapshots come from. A trait keeps the loop testable without a server.
+/// Where snapshots come from, and how a trigger job's new pipeline is looked into. A trait keeps
+/// the loop testable without a server.
 pub trait Source {
     fn snapshot(&mut self, followed: &[Followed]) -> Result<Snapshot>;
+
+    /// Replaces entries awaiting a downstream pipeline that now exists with what is selected in
+    /// it.
+    fn expand(&mut self, _followed: &mut Vec<Followed>) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<F: FnMut(&[Followed]) -> Result<Snapshot>> Source for F {
@@ -150,7 +224,7 @@ const MAX_FAILED_ROUNDS: u32 = 10;
 /// beyond that read. A pass is declared only on statuses from such a snapshot, and never on an
 /// attempt older than one that was started (`newer_than`).
 pub fn wait(
-    followed: &mut [Followed],
+    followed: &mut Vec<Followed>,
     source: &mut dyn Source,
     options: WaitOptions,
     deadline: &Deadline,
@@ -163,10 +237,7 @@ pub fn wait(
     let mut first_round = true;
     loop {
         if followed.iter().all(Followed::settled) {
-            let outcome = if followed
-                .iter()
-                .all(|f| judge(&f.current.job, options.policy).passed())
-            {
+            let outcome = if followed.iter().all(|f| f.verdict(options.policy).passed()) {
                 Outcome::Passed
             } else {
                 Outcome::NotPassed
@@ -185,7 +256,8 @@ pub fn wait(
 
         let round = source
             .snapshot(followed)
-            .and_then(|snapshot| apply(followed, &snapshot, started));
+            .and_then(|snapshot| apply(followed, &snapshot, started))
+            .and_then(|()| source.expand(followed));
         match round {
             Ok(()) => failed_rounds = 0,
             Err(err) if *err.kind() == ErrorKind::TimedOut => return Ok(Outcome::TimedOut),
@@ -208,17 +280,18 @@ fn apply(followed: &mut [Followed], snapshot: &Snapshot, started: Instant) -> Re
     let mut updates = Vec::with_capacity(followed.len());
     for f in followed.iter() {
         match snapshot.find(f) {
-            Some(latest) => updates.push(latest.clone()),
-            None => {
+            Found::Listed(latest) => updates.push(Some(latest.clone())),
+            Found::NotRead => updates.push(None),
+            Found::Missing => {
                 return Err(Error::new(
                     ErrorKind::Inconsistent,
                     format!(
                         "{} (#{}) is missing from what GitLab listed{}",
                         f.current.job.name,
                         f.current.job.id,
-                        match f.track {
-                            Track::ByName { pipeline } => format!(" for pipeline {pipeline}"),
-                            Track::ById => String::new(),
+                        match &f.track {
+                            Track::ByName { at } => format!(" for pipeline {}", at.id),
+                            Track::ById { .. } => String::new(),
                         }
                     ),
                 ));
@@ -226,6 +299,9 @@ fn apply(followed: &mut [Followed], snapshot: &Snapshot, started: Instant) -> Re
         }
     }
     for (f, latest) in followed.iter_mut().zip(updates) {
+        let Some(latest) = latest else {
+            continue;
+        };
         if let Some(old_id) = f.newer_than {
             if latest.job.id <= old_id {
                 // The new attempt is not listed yet: keep waiting for it, judge nothing.
@@ -277,11 +353,24 @@ fn progress(started: Instant, job: &Listed, what: &str) {
 pub fn report(followed: &[Followed], outcome: Outcome, policy: Policy) {
     for f in followed {
         let job = &f.current.job;
-        let verdict = if f.newer_than.is_some() {
-            Verdict::NotFinal
-        } else {
-            judge(job, policy)
-        };
+        let verdict = f.verdict(policy);
+        if let Some(downstream) = &f.awaiting {
+            let mark = match (&verdict, outcome) {
+                (Verdict::NotFinal, Outcome::TimedOut) => "still waiting",
+                (Verdict::NotFinal, _) => "not final",
+                _ => "NOT PASSED",
+            };
+            let state = if job.status.is_final() {
+                format!("ended {} without creating its pipeline", job.status)
+            } else {
+                format!("is {} and has not created its pipeline", job.status)
+            };
+            say::line(&format!(
+                "{mark}: {}: trigger job {} (#{}) {state}",
+                downstream.path, job.name, job.id
+            ));
+            continue;
+        }
         let mark = match (&verdict, outcome) {
             (Verdict::Passed, _) => "passed",
             (Verdict::PassedWithWarning(_), _) => "passed with warning",
@@ -376,14 +465,28 @@ mod tests {
         }
     }
 
+    fn at() -> PipelineAt {
+        PipelineAt {
+            project: "42".into(),
+            id: 1,
+        }
+    }
+
     fn snapshot(jobs: Vec<Listed>) -> Snapshot {
         Snapshot {
-            pipelines: vec![(1, jobs)],
+            pipelines: vec![Read {
+                at: at(),
+                jobs: true,
+                bridges: false,
+                listed: jobs,
+            }],
             singles: Vec::new(),
         }
     }
 
-    const TRACK: Track = Track::ByName { pipeline: 1 };
+    fn track() -> Track {
+        Track::ByName { at: at() }
+    }
 
     #[test]
     fn follows_a_retried_job_by_name_to_its_verdict() {
@@ -393,7 +496,7 @@ mod tests {
             vec![listed(20, "test", "pending", false)],
         ]);
         let mut source = |_: &[Followed]| Ok(snapshot(rounds.borrow_mut().pop().unwrap()));
-        let mut end = vec![Followed::new(listed(10, "test", "running", false), TRACK)];
+        let mut end = vec![Followed::new(listed(10, "test", "running", false), track())];
         let outcome = wait(&mut end, &mut source, options(), &Deadline::none()).unwrap();
         assert_eq!(outcome, Outcome::Passed);
         assert_eq!(end[0].current.job.id, 20);
@@ -408,16 +511,16 @@ mod tests {
             vec![listed(10, "deploy", "success", false)],
         ]);
         let mut source = |_: &[Followed]| Ok(snapshot(rounds.borrow_mut().pop().unwrap()));
-        let mut start = Followed::new(listed(10, "deploy", "success", false), TRACK);
+        let mut start = Followed::new(listed(10, "deploy", "success", false), track());
         start.newer_than = Some(10);
-        let outcome = wait(&mut [start], &mut source, options(), &Deadline::none()).unwrap();
+        let outcome = wait(&mut vec![start], &mut source, options(), &Deadline::none()).unwrap();
         assert_eq!(outcome, Outcome::NotPassed);
     }
 
     #[test]
     fn times_out_with_the_last_status() {
         let mut source = |_: &[Followed]| Ok(snapshot(vec![listed(1, "deploy", "manual", false)]));
-        let mut end = vec![Followed::new(listed(1, "deploy", "manual", false), TRACK)];
+        let mut end = vec![Followed::new(listed(1, "deploy", "manual", false), track())];
         let deadline = Deadline::after(Instant::now(), Some(Duration::from_millis(20)));
         let outcome = wait(&mut end, &mut source, options(), &deadline).unwrap();
         assert_eq!(outcome, Outcome::TimedOut);
@@ -431,7 +534,7 @@ mod tests {
             *calls.borrow_mut() += 1;
             Ok(snapshot(vec![listed(2, "other", "success", false)]))
         };
-        let mut start = vec![Followed::new(listed(1, "a", "running", false), TRACK)];
+        let mut start = vec![Followed::new(listed(1, "a", "running", false), track())];
         let err = wait(&mut start, &mut source, options(), &Deadline::none()).unwrap_err();
         assert_eq!(*err.kind(), ErrorKind::Inconsistent);
         assert_eq!(*calls.borrow(), MAX_FAILED_ROUNDS);
@@ -457,7 +560,7 @@ mod tests {
                 Ok(snapshot(vec![listed(1, "a", "success", false)]))
             }
         };
-        let start = vec![Followed::new(listed(1, "a", "running", false), TRACK)];
+        let start = vec![Followed::new(listed(1, "a", "running", false), track())];
         let outcome = wait(&mut start.clone(), &mut flaky, options(), &Deadline::none()).unwrap();
         assert_eq!(outcome, Outcome::Passed);
 

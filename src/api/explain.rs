@@ -6,6 +6,11 @@ use super::route::{Call, Method, TokenRule};
 use crate::error::{Error, ErrorKind, clean_snippet};
 use serde_json::Value;
 
+/// What GitLab's catch-all route answers for a route this GitLab does not have (`{"error":"404 Not
+/// Found"}`), as opposed to a missing record (`{"message":"404 Not found"}`).
+/// gljob marks the first with this text, so that a caller can tell them apart.
+pub const MISSING_ROUTE: &str = "404 Not Found (this GitLab has no such route)";
+
 /// GitLab's own words from an error body: `message` (a string, or an object on rate limits),
 /// or Grape's and Doorkeeper's `error`/`error_description`.
 pub fn gitlab_message(body: &[u8]) -> Option<String> {
@@ -38,7 +43,11 @@ pub fn refusal(
     body: &[u8],
     kind: TokenKind,
 ) -> Error {
-    let message = gitlab_message(body);
+    let message = if status == 404 && is_catch_all(body) {
+        Some(MISSING_ROUTE.to_string())
+    } else {
+        gitlab_message(body)
+    };
     let quoted = match &message {
         Some(text) => format!("\"{text}\""),
         None if body.is_empty() => "an empty body".to_string(),
@@ -62,6 +71,16 @@ pub fn refusal(
     )
 }
 
+/// `{"error":"404 Not Found"}` and nothing else: GitLab's answer for a path no route serves.
+fn is_catch_all(body: &[u8]) -> bool {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => {
+            map.len() == 1 && map.get("error").and_then(Value::as_str) == Some("404 Not Found")
+        }
+        _ => false,
+    }
+}
+
 pub fn describe_content_type(content_type: &str) -> String {
     if content_type.is_empty() {
         "a body".to_string()
@@ -79,7 +98,7 @@ fn hint(
 ) -> String {
     let route = call.route;
     let refused_job_token = "this GitLab does not accept CI_JOB_TOKEN on this route (pipeline job \
-        lists need GitLab 18.0+, bridges 19.0+): set GITLAB_TOKEN to an access token with the \
+        lists need GitLab 18.0+, trigger jobs 19.0+): set GITLAB_TOKEN to an access token with the \
         read_api scope";
     match (status, kind) {
         (300..=399, _) => format!(

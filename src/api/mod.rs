@@ -331,6 +331,80 @@ impl Client {
         Ok(items)
     }
 
+    /// Every page of `GET /projects/:id/jobs` by keyset pagination (`docs/gitlab-behaviour.md` §4):
+    /// no offset to cap, and no page that shifts while a busy project gains jobs. GitLab puts the
+    /// next page's cursor only in the `Link` header, whose URL names GitLab's configured host: the
+    /// cursor is taken from it and sent to our own API root, never to that host. `Ok(None)` when
+    /// this GitLab does not offer keyset here (405), for the caller to fall back to offsets.
+    pub fn get_keyset(
+        &self,
+        call: &Call,
+        query: &[(&str, String)],
+        limit: Option<usize>,
+    ) -> Result<Option<Vec<Box<RawValue>>>> {
+        let mut items: Vec<Box<RawValue>> = Vec::new();
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut cursor: Option<String> = None;
+        for page in 1..=MAX_PAGES {
+            let mut page_query: Vec<(&str, String)> = query.to_vec();
+            page_query.extend([
+                ("pagination", "keyset".to_string()),
+                ("per_page", PER_PAGE.to_string()),
+                ("order_by", "id".to_string()),
+                ("sort", "desc".to_string()),
+            ]);
+            if let Some(cursor) = &cursor {
+                page_query.push(("cursor", cursor.clone()));
+            }
+            let answer = self.with_retries(call, || {
+                let answer = self.exchange(call, &page_query, None, MAX_JSON_BODY)?;
+                let raw = parse_json(call, &answer)?;
+                let page_items: Vec<Box<RawValue>> =
+                    serde_json::from_str(raw.get()).map_err(|_| {
+                        Error::unreadable(format!(
+                            "{}: GitLab's answer is not a JSON array",
+                            call.describe()
+                        ))
+                    })?;
+                Ok((answer, page_items))
+            });
+            let (answer, page_items) = match answer {
+                Ok(found) => found,
+                Err(err) if page == 1 && err.http_status() == Some(405) => return Ok(None),
+                Err(err) => return Err(err),
+            };
+            for item in page_items {
+                // Keyset pages do not shift, but a job seen twice is shown once all the same.
+                if let Some(id) = item_id(&item)
+                    && !seen.insert(id)
+                {
+                    continue;
+                }
+                items.push(item);
+            }
+            if let Some(limit) = limit
+                && items.len() >= limit
+            {
+                items.truncate(limit);
+                return Ok(Some(items));
+            }
+            match answer.header("link").and_then(next_cursor) {
+                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+                Some(_) => {
+                    return Err(Error::unreadable(format!(
+                        "{}: GitLab's next-page Link repeats the cursor just used",
+                        call.describe()
+                    )));
+                }
+                None => return Ok(Some(items)),
+            }
+        }
+        Err(Error::unreadable(format!(
+            "{}: the list goes on past {MAX_PAGES} pages of {PER_PAGE}; gljob stops there",
+            call.describe()
+        )))
+    }
+
     /// A body to stream (job logs), unread. The deadline still bounds reading it.
     pub fn get_stream(&self, call: &Call) -> Result<Body> {
         self.with_retries(call, || {
@@ -551,6 +625,29 @@ impl Client {
     }
 }
 
+/// The `cursor` of the `rel="next"` URL of a `Link` header, decoded.
+fn next_cursor(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        if !params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
+        {
+            return None;
+        }
+        let url = url.trim().trim_start_matches('<').trim_end_matches('>');
+        let (_, query) = url.split_once('?')?;
+        query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            (key == "cursor").then(|| {
+                percent_encoding::percent_decode_str(value)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        })
+    })
+}
+
 fn inconsistent(call: &Call, why: &str) -> Error {
     Error::new(
         ErrorKind::Inconsistent,
@@ -655,6 +752,14 @@ fn encode_query(query: &[(&str, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_cursor_comes_from_the_link_whatever_its_host() {
+        let link = r#"<https://gitlab.example.com/api/v4/projects/42/jobs?cursor=eyJpZCI6IjEwIn0%3D&pagination=keyset&per_page=100>; rel="next""#;
+        assert_eq!(next_cursor(link).as_deref(), Some("eyJpZCI6IjEwIn0="));
+        assert_eq!(next_cursor(r#"<https://h/x?cursor=a>; rel="prev""#), None);
+        assert_eq!(next_cursor(""), None);
+    }
 
     #[test]
     fn query_encoding_keeps_brackets_and_values_safe() {

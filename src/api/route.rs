@@ -106,6 +106,14 @@ pub static PIPELINE_BRIDGES: Route = read(
     "/projects/:id/pipelines/:pipeline_id/bridges",
     TokenRule::AccessOrJob,
 );
+/// `GET /projects/:id/pipelines/:pipeline_id/trigger_jobs`: the trigger jobs, GitLab 19.2+ (which
+/// deprecates `/bridges`; `docs/gitlab-behaviour.md` §10.1).
+pub static PIPELINE_TRIGGER_JOBS: Route = read(
+    "/projects/:id/pipelines/:pipeline_id/trigger_jobs",
+    TokenRule::AccessOrJob,
+);
+/// `GET /version`: asked only before sending job inputs, which GitLab drops silently before 18.10.
+pub static VERSION: Route = read("/version", TokenRule::Access);
 /// `GET /projects/:id/jobs/:job_id`.
 pub static JOB: Route = read("/projects/:id/jobs/:job_id", TokenRule::Access);
 /// `GET /projects/:id/jobs/:job_id/trace`: the log, never with a job token

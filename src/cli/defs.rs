@@ -52,7 +52,7 @@ impl CommandName {
             Jobs => {
                 "gljob jobs [--scope STATUS]... [--include-retried] [--project-wide] [--limit N]"
             }
-            Bridges => "gljob bridges [--scope STATUS]... [--limit N]",
+            Bridges => "gljob bridges [--scope STATUS]... [--limit N] [--tree]",
             Trace => "gljob trace SELECTOR [--follow [--interval DURATION] [--timeout DURATION]]",
             Play => "gljob play SELECTOR... [--var KEY=VALUE]... [--wait [WAIT FLAGS]]",
             Cancel => "gljob cancel SELECTOR... [--force]",
@@ -73,7 +73,9 @@ impl CommandName {
                 "Show the Kubernetes agents this job may use (GET /job/allowed_agents, job token)."
             }
             Jobs => "List the pipeline's jobs (all pages), or the project's with --project-wide.",
-            Bridges => "List the pipeline's bridges (trigger jobs) and their downstream pipelines.",
+            Bridges => {
+                "List the pipeline's trigger jobs and the pipelines they created (--tree: all levels)."
+            }
             Trace => "Print a job's log, bytes unchanged (access token).",
             Play => "Play manual jobs (access token with api scope).",
             Cancel => "Cancel jobs (access token with api scope).",
@@ -105,6 +107,7 @@ impl CommandName {
             Bridges => &[
                 "gljob bridges",
                 "gljob bridges --field downstream_pipeline.id",
+                "gljob bridges --tree",
             ],
             Trace => &[
                 "gljob trace build",
@@ -113,12 +116,17 @@ impl CommandName {
             Play => &[
                 "gljob play deploy-staging",
                 "gljob play deploy --var TARGET=eu --wait --timeout 30m",
+                "gljob play deploy --input region=eu --input replicas:=3 --input canary:=true",
             ],
             Cancel => &["gljob cancel 'e2e *'", "gljob cancel 4711 --force"],
-            Retry => &["gljob retry flaky-test --wait --timeout 15m"],
+            Retry => &[
+                "gljob retry flaky-test --wait --timeout 15m",
+                "gljob retry e2e --input browsers:='[\"firefox\"]'",
+            ],
             Erase => &["gljob erase --stage scratch"],
             Wait => &[
                 "gljob wait --stage test --timeout 30m",
+                "gljob wait 'docs::*' --timeout 1h   # every job of the pipeline 'docs' triggered",
                 "gljob wait 'unit *' lint --interval 10s",
                 "gljob wait approve --timeout 4h   # a manual job someone plays",
             ],
@@ -165,8 +173,10 @@ pub struct RawArgs {
     pub scopes: Vec<String>,
     pub include_retried: bool,
     pub project_wide: bool,
+    pub tree: bool,
     pub limit: Option<String>,
     pub vars: Vec<String>,
+    pub inputs: Vec<String>,
     pub force: bool,
     pub wait: bool,
     pub follow: bool,
@@ -368,6 +378,16 @@ pub static FLAGS: &[Flag] = &[
         apply: |raw, _| switch(&mut raw.project_wide),
     },
     Flag {
+        long: "--tree",
+        short: None,
+        value: None,
+        help: "draw the whole tree below the pipeline: its jobs, its trigger jobs and the \
+               pipelines they created, level by level",
+        variable: None,
+        applies: Applies::Only(&[Bridges]),
+        apply: |raw, _| switch(&mut raw.tree),
+    },
+    Flag {
         long: "--limit",
         short: None,
         value: Some("N"),
@@ -384,6 +404,16 @@ pub static FLAGS: &[Flag] = &[
         variable: None,
         applies: Applies::Only(&[Play]),
         apply: |raw, v| push(&mut raw.vars, v),
+    },
+    Flag {
+        long: "--input",
+        short: None,
+        value: Some("NAME=TEXT|NAME:=JSON"),
+        help: "a job input (GitLab 18.10+): NAME=TEXT sends a string, NAME:=JSON a number, \
+               boolean or array (as httpie and xh do); repeatable",
+        variable: None,
+        applies: Applies::Only(&[Play, Retry]),
+        apply: |raw, v| push(&mut raw.inputs, v),
     },
     Flag {
         long: "--force",

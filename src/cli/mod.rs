@@ -35,6 +35,8 @@ pub enum Command {
     Bridges {
         scopes: Vec<String>,
         limit: Option<usize>,
+        /// `--tree`: the whole tree below the pipeline, for people.
+        tree: bool,
     },
     Trace {
         selectors: Vec<Selector>,
@@ -45,6 +47,7 @@ pub enum Command {
     Play {
         selectors: Vec<Selector>,
         variables: Vec<(String, String)>,
+        inputs: Vec<(String, serde_json::Value)>,
         wait: Option<WaitOptions>,
     },
     Cancel {
@@ -53,6 +56,7 @@ pub enum Command {
     },
     Retry {
         selectors: Vec<Selector>,
+        inputs: Vec<(String, serde_json::Value)>,
         wait: Option<WaitOptions>,
     },
     Erase {

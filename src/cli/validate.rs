@@ -180,7 +180,20 @@ fn invocation(
             project_wide: raw.project_wide,
             limit,
         },
-        CommandName::Bridges => Command::Bridges { scopes, limit },
+        CommandName::Bridges => {
+            if raw.tree && (format != Format::Human || limit.is_some() || !scopes.is_empty()) {
+                return Err(
+                    "--tree draws the whole tree for people: --json, --field, --limit and \
+                     --scope do not apply"
+                        .into(),
+                );
+            }
+            Command::Bridges {
+                scopes,
+                limit,
+                tree: raw.tree,
+            }
+        }
         CommandName::Trace => Command::Trace {
             selectors,
             follow: raw.follow,
@@ -194,6 +207,11 @@ fn invocation(
                 .iter()
                 .map(|v| parse_variable(v))
                 .collect::<Result<_, _>>()?,
+            inputs: raw
+                .inputs
+                .iter()
+                .map(|i| parse_input(i))
+                .collect::<Result<_, _>>()?,
             wait: raw.wait.then_some(wait_options),
         },
         CommandName::Cancel => Command::Cancel {
@@ -202,6 +220,11 @@ fn invocation(
         },
         CommandName::Retry => Command::Retry {
             selectors,
+            inputs: raw
+                .inputs
+                .iter()
+                .map(|i| parse_input(i))
+                .collect::<Result<_, _>>()?,
             wait: raw.wait.then_some(wait_options),
         },
         CommandName::Erase => Command::Erase { selectors },
@@ -310,6 +333,32 @@ fn parse_variable(text: &str) -> Result<(String, String), String> {
             "--var '{text}' must be KEY=VALUE with a non-empty KEY"
         )),
     }
+}
+
+/// `NAME=TEXT` (a string) or `NAME:=JSON` (a number, boolean, array or any JSON), the convention of
+/// httpie and xh.
+fn parse_input(text: &str) -> Result<(String, serde_json::Value), String> {
+    let Some((left, value)) = text.split_once('=') else {
+        return Err(format!(
+            "--input '{text}' must be NAME=TEXT or NAME:=JSON (e.g. region=eu, replicas:=3)"
+        ));
+    };
+    let (name, json) = match left.strip_suffix(':') {
+        Some(name) => (name, true),
+        None => (left, false),
+    };
+    let name = name.trim();
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("--input '{text}' needs an input name before '='"));
+    }
+    let value = if json {
+        serde_json::from_str(value).map_err(|e| {
+            format!("--input '{text}': the value after ':=' is not JSON ({e}); use NAME=TEXT for a string")
+        })?
+    } else {
+        serde_json::Value::String(value.to_string())
+    };
+    Ok((name.to_string(), value))
 }
 
 /// Comma-separated lists of GitLab's 13 job statuses. A typo (`sucess`) names the nearest status:

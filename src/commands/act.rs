@@ -9,14 +9,14 @@
 //!   that shows nothing yet: the write may still land). The line says what to look at first.
 
 use super::gate::{follow, follow_as_listed};
-use super::{Context, Target, own_pipeline, parse_listed};
+use super::{Context, PipelineAt, Target, parse_listed};
 use crate::api::route::{self, Route};
 use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::model::{Kind, Listed, Status};
 use crate::say;
 use crate::select::Selector;
-use crate::wait::{Followed, WaitOptions};
-use serde_json::json;
+use crate::wait::{Followed, Track, WaitOptions};
+use serde_json::{Value, json};
 
 /// What reading a job back after an ambiguous write shows.
 enum Proof {
@@ -32,6 +32,8 @@ type ReadBack<'a> = &'a dyn Fn(&Target) -> Result<Proof>;
 /// A write that took effect, and the attempt to follow when waiting for it.
 struct Applied {
     job: Listed,
+    /// Where the job was selected, when it was selected by name.
+    at: Option<PipelineAt>,
     /// The write made GitLab start a new attempt that its answer did not show (a replay).
     replayed_from: Option<u64>,
 }
@@ -49,8 +51,19 @@ fn write_each(
     let action = route.action.unwrap_or("write");
     let mut done: Vec<Listed> = Vec::new();
     for target in targets {
-        let call = route.at(&context.project, target.id);
-        let kind = target.known.as_ref().map_or(Kind::Build, |k| k.kind);
+        // GitLab refuses to play or retry an archived job with a bare 403: say why first.
+        if let Some(known) = &target.known
+            && known.listed.job.archived
+            && matches!(action, "play" | "retry")
+        {
+            let err = Error::new(ErrorKind::Unsupported, archived(&known.listed, action));
+            if done.is_empty() {
+                return Err(err);
+            }
+            return Err(err.hint(already_done(action, &done)));
+        }
+        let call = route.at(&target.project, target.id);
+        let kind = target.known.as_ref().map_or(Kind::Build, |k| k.listed.kind);
         let sent = context
             .client
             .post(&call, body)
@@ -83,19 +96,26 @@ fn write_each(
         match outcome {
             Ok(job) => done.push(job),
             Err(err) if done.is_empty() => return Err(err),
-            Err(err) => {
-                let names: Vec<String> = done
-                    .iter()
-                    .map(|j| format!("{} (#{})", j.job.name, j.job.id))
-                    .collect();
-                return Err(err.hint(format!(
-                    "already done before this: {action} {}",
-                    names.join(", ")
-                )));
-            }
+            Err(err) => return Err(err.hint(already_done(action, &done))),
         }
     }
     Ok(done)
+}
+
+fn already_done(action: &str, done: &[Listed]) -> String {
+    let names: Vec<String> = done
+        .iter()
+        .map(|j| format!("{} (#{})", j.job.name, j.job.id))
+        .collect();
+    format!("already done before this: {action} {}", names.join(", "))
+}
+
+fn archived(job: &Listed, action: &str) -> String {
+    format!(
+        "{} (#{}) is archived (its pipeline is older than the instance's archive setting): GitLab \
+         does not {action} archived jobs; run a new pipeline instead",
+        job.job.name, job.job.id
+    )
 }
 
 fn unknown(err: Error, action: &str, id: u64, seen: &str) -> Error {
@@ -126,9 +146,12 @@ fn prepare(
 /// bare id, one more read.
 fn status_of(context: &Context, target: &Target) -> Option<(String, Status)> {
     match &target.known {
-        Some(known) => Some((known.job.name.clone(), known.job.status.clone())),
+        Some(known) => Some((
+            known.listed.job.name.clone(),
+            known.listed.job.status.clone(),
+        )),
         None => context
-            .single_job(target.id)
+            .single_job(&target.project, target.id)
             .ok()
             .map(|l| (l.job.name, l.job.status)),
     }
@@ -139,29 +162,88 @@ fn seen(job: &Listed) -> String {
     format!("{} (#{}) is {}", job.job.name, job.job.id, job.job.status)
 }
 
+/// `--input` values as GitLab's `job_inputs` (play) or `inputs` (retry) object.
+fn inputs_object(inputs: &[(String, Value)]) -> serde_json::Map<String, Value> {
+    inputs.iter().cloned().collect()
+}
+
+/// Job inputs need GitLab 18.10: an older GitLab drops the parameter without a word and plays or
+/// retries the job with its defaults (`docs/gitlab-behaviour.md` §10.2). So before sending any,
+/// GitLab's version is read; an older one is refused here, with nothing written.
+fn require_inputs_support(context: &Context) -> Result<()> {
+    let call = route::VERSION.of_project("");
+    let version = match context.client.get_json(&call) {
+        Ok(raw) => serde_json::from_str::<Value>(raw.get())
+            .ok()
+            .and_then(|v| v.get("version").and_then(Value::as_str).map(str::to_string)),
+        Err(err) if !err.is_transient() => {
+            say::line(&format!(
+                "gljob: warning: could not read GitLab's version ({}); a GitLab before 18.10 \
+                 ignores job inputs without a word",
+                err.message()
+            ));
+            return Ok(());
+        }
+        Err(err) => return Err(err),
+    };
+    let parsed = version.as_deref().and_then(|text| {
+        let mut parts = text.split(['.', '-']);
+        let major: u32 = parts.next()?.parse().ok()?;
+        let minor: u32 = parts.next()?.parse().ok()?;
+        Some((major, minor))
+    });
+    match parsed {
+        Some(found) if found < (18, 10) => Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "job inputs need GitLab 18.10 or later, and this GitLab is {}: it would run the \
+                 job with its default inputs. Nothing was played or retried",
+                version.unwrap_or_default()
+            ),
+        )),
+        Some(_) => Ok(()),
+        None => {
+            say::line(
+                "gljob: warning: GitLab's version is unreadable; a GitLab before 18.10 ignores \
+                 job inputs without a word",
+            );
+            Ok(())
+        }
+    }
+}
+
 pub fn play(
     context: &Context,
     selectors: &[Selector],
     variables: &[(String, String)],
+    inputs: &[(String, Value)],
     wait: Option<WaitOptions>,
 ) -> Result<ExitCode> {
     let targets = prepare(context, selectors, &route::PLAY)?;
-    let body = (!variables.is_empty()).then(|| {
-        let attributes: Vec<_> = variables
-            .iter()
-            .map(|(key, value)| json!({ "key": key, "value": value }))
-            .collect();
-        json!({ "job_variables_attributes": attributes })
-            .to_string()
-            .into_bytes()
+    if !inputs.is_empty() {
+        require_inputs_support(context)?;
+    }
+    let body = (!variables.is_empty() || !inputs.is_empty()).then(|| {
+        let mut body = serde_json::Map::new();
+        if !variables.is_empty() {
+            let attributes: Vec<_> = variables
+                .iter()
+                .map(|(key, value)| json!({ "key": key, "value": value }))
+                .collect();
+            body.insert("job_variables_attributes".into(), Value::Array(attributes));
+        }
+        if !inputs.is_empty() {
+            body.insert("job_inputs".into(), Value::Object(inputs_object(inputs)));
+        }
+        Value::Object(body).to_string().into_bytes()
     });
     // A play took effect when the job left manual/scheduled, or, for a finished manual job, when a
     // newer attempt of it exists in its own pipeline.
     let read_back = |target: &Target| -> Result<Proof> {
-        let job = context.single_job(target.id)?;
+        let job = context.single_job(&target.project, target.id)?;
         Ok(match job.job.status {
             Status::Manual | Status::Scheduled => Proof::NotSeen(seen(&job)),
-            ref status if status.is_final() => match context.newer_attempt(&job)? {
+            ref status if status.is_final() => match context.newer_attempt(&job, None)? {
                 Some(new) => Proof::Applied(Box::new(new)),
                 None => Proof::NotSeen(format!("{} and has no newer attempt yet", seen(&job))),
             },
@@ -189,6 +271,18 @@ pub fn play(
                      manual ones)"
                 ))
             }
+            Some(403) if archived_now(context, target) => {
+                let job = context.single_job(&target.project, target.id);
+                match job {
+                    Ok(job) => err.hint(archived(&job, "play")),
+                    Err(_) => err,
+                }
+            }
+            Some(400) if !inputs.is_empty() => err.hint(
+                "GitLab refused the job inputs: check their names and types against the job's \
+                 `inputs:` (--input NAME=TEXT sends a string, --input NAME:=JSON a number, \
+                 boolean or array)",
+            ),
             Some(403) if !variables.is_empty() => err.hint(
                 "if the user may otherwise play this job, the project's pipeline variables \
                  setting is why: Settings > CI/CD > Variables > 'Minimum role to use pipeline \
@@ -203,9 +297,13 @@ pub fn play(
     };
     // Playing a finished manual job makes GitLab create a new attempt in the job's own pipeline
     // while answering with the old, finished job: that answer is never judged.
-    let applied = played.into_iter().map(|job| {
+    let applied = played.into_iter().zip(&targets).map(|(job, target)| {
         let replayed_from = job.job.status.is_final().then_some(job.job.id);
-        Applied { job, replayed_from }
+        Applied {
+            job,
+            at: target.known.as_ref().map(|k| k.at.clone()),
+            replayed_from,
+        }
     });
     follow(context, followed(context, applied), options)
 }
@@ -216,7 +314,7 @@ pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<
     // A cancel took effect when the job is canceling or canceled. A job that has finished
     // meanwhile has nothing left to cancel, which is what GitLab would have answered.
     let read_back = |target: &Target| -> Result<Proof> {
-        let job = context.single_job(target.id)?;
+        let job = context.single_job(&target.project, target.id)?;
         Ok(match job.job.status {
             Status::Canceled | Status::Canceling => Proof::Applied(Box::new(job)),
             ref status if status.is_final() => Proof::Applied(Box::new(job)),
@@ -249,16 +347,26 @@ pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<
 pub fn retry(
     context: &Context,
     selectors: &[Selector],
+    inputs: &[(String, Value)],
     wait: Option<WaitOptions>,
 ) -> Result<ExitCode> {
     let targets = prepare(context, selectors, &route::RETRY)?;
+    if !inputs.is_empty() {
+        require_inputs_support(context)?;
+    }
+    // GitLab's retry route declares the inputs as `inputs` (play's as `job_inputs`).
+    let body = (!inputs.is_empty()).then(|| {
+        json!({ "inputs": Value::Object(inputs_object(inputs)) })
+            .to_string()
+            .into_bytes()
+    });
     // A retry took effect when a newer attempt exists, looked for in the job's own pipeline.
     let read_back = |target: &Target| -> Result<Proof> {
-        let job = match &target.known {
-            Some(known) => known.clone(),
-            None => context.single_job(target.id)?,
+        let (job, at) = match &target.known {
+            Some(known) => (known.listed.clone(), Some(known.at.clone())),
+            None => (context.single_job(&target.project, target.id)?, None),
         };
-        Ok(match context.newer_attempt(&job)? {
+        Ok(match context.newer_attempt(&job, at.as_ref())? {
             Some(new) => Proof::Applied(Box::new(new)),
             None => Proof::NotSeen(format!("{} has no newer attempt yet", job.job.name)),
         })
@@ -267,9 +375,15 @@ pub fn retry(
         context,
         &targets,
         &route::RETRY,
-        None,
+        body.as_deref(),
         &read_back,
         |target, err| match (err.http_status(), status_of(context, target)) {
+            (Some(403), _) if archived_now(context, target) => {
+                match context.single_job(&target.project, target.id) {
+                    Ok(job) => err.hint(archived(&job, "retry")),
+                    Err(_) => err,
+                }
+            }
             (Some(403), Some((name, status)))
                 if err
                     .gitlab_message()
@@ -280,6 +394,10 @@ pub fn retry(
                     target.id
                 ))
             }
+            (Some(400), _) if !inputs.is_empty() => err.hint(
+                "GitLab refused the job inputs: check their names and types against the job's \
+                 `inputs:`",
+            ),
             _ => err,
         },
     )?;
@@ -294,17 +412,21 @@ pub fn retry(
         return Ok(ExitCode::Done);
     };
     // GitLab answers a retry with the new attempt itself.
-    let applied = retried.into_iter().map(|job| Applied {
-        job,
-        replayed_from: None,
-    });
+    let applied = retried
+        .into_iter()
+        .zip(&targets)
+        .map(|(job, target)| Applied {
+            job,
+            at: target.known.as_ref().map(|k| k.at.clone()),
+            replayed_from: None,
+        });
     follow(context, followed(context, applied), options)
 }
 
 pub fn erase(context: &Context, selectors: &[Selector]) -> Result<ExitCode> {
     let targets = prepare(context, selectors, &route::ERASE)?;
     let read_back = |target: &Target| -> Result<Proof> {
-        let job = context.single_job(target.id)?;
+        let job = context.single_job(&target.project, target.id)?;
         Ok(if job.job.erased_at.is_some() {
             Proof::Applied(Box::new(job))
         } else {
@@ -339,13 +461,28 @@ pub fn erase(context: &Context, selectors: &[Selector]) -> Result<ExitCode> {
 /// Jobs just started, to follow by name in their own pipeline (whatever `CI_PIPELINE_ID` is).
 fn followed(context: &Context, applied: impl Iterator<Item = Applied>) -> Vec<Followed> {
     applied
-        .map(|Applied { job, replayed_from }| {
-            let in_pipeline = own_pipeline(&job, context.config.pipeline).is_some();
-            let mut followed = follow_as_listed(context, job);
-            if in_pipeline {
-                followed.newer_than = replayed_from;
-            }
-            followed
-        })
+        .map(
+            |Applied {
+                 job,
+                 at,
+                 replayed_from,
+             }| {
+                let mut followed = follow_as_listed(context, job, at.as_ref());
+                if matches!(followed.track, Track::ByName { .. }) {
+                    followed.newer_than = replayed_from;
+                }
+                followed
+            },
+        )
         .collect()
+}
+
+/// Whether the job, read now, is archived: asked only after GitLab's bare 403 to play or retry.
+fn archived_now(context: &Context, target: &Target) -> bool {
+    match &target.known {
+        Some(known) => known.listed.job.archived,
+        None => context
+            .single_job(&target.project, target.id)
+            .is_ok_and(|job| job.job.archived),
+    }
 }

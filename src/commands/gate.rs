@@ -1,6 +1,6 @@
 //! `wait` and `check`: the gates a deploy's exit code hangs on.
 
-use super::{Context, own_pipeline};
+use super::{Context, PipelineAt, Selection};
 use crate::api::route;
 use crate::error::{ExitCode, Result};
 use crate::junit;
@@ -8,13 +8,16 @@ use crate::model::{Kind, Listed, Status};
 use crate::output;
 use crate::say;
 use crate::select::Selector;
-use crate::wait::{self, Followed, Outcome, Policy, Snapshot, Track, Verdict, WaitOptions, judge};
+use crate::wait::{
+    self, Downstream, Followed, Outcome, Policy, Read, Snapshot, Source, Track, Verdict,
+    WaitOptions, judge,
+};
 
 pub fn wait(context: &Context, selectors: &[Selector], options: WaitOptions) -> Result<ExitCode> {
     context.client.require(&route::PIPELINE_JOBS)?;
     context.config.pipeline_id()?;
-    let picked = match context.select(selectors) {
-        Ok(picked) => picked,
+    let selected = match context.select(selectors) {
+        Ok(selected) => selected,
         // The deadline may run out while the pipeline is still being read.
         Err(err) if err.exit_code() == ExitCode::TimedOut => {
             say::line(&format!("gljob: {}", err.message()));
@@ -22,20 +25,130 @@ pub fn wait(context: &Context, selectors: &[Selector], options: WaitOptions) -> 
         }
         Err(err) => return Err(err),
     };
-    let followed = picked
+    let followed = selected
         .into_iter()
-        .map(|listed| follow_as_listed(context, listed))
+        .map(|selection| follow_selection(context, selection))
         .collect();
     follow(context, followed, options)
 }
 
-/// Follows a job by name in its own pipeline.
-pub fn follow_as_listed(context: &Context, listed: Listed) -> Followed {
-    let track = match own_pipeline(&listed, context.config.pipeline) {
-        Some(pipeline) => Track::ByName { pipeline },
-        None => Track::ById,
+/// A selected job, followed by name in its own pipeline; or a trigger job followed until it
+/// creates the pipeline the rest of the selector is about.
+fn follow_selection(context: &Context, selection: Selection) -> Followed {
+    match selection {
+        Selection::Job(picked) => follow_as_listed(context, picked.listed, Some(&picked.at)),
+        Selection::Awaiting(awaiting) => {
+            let mut followed = Followed::new(awaiting.bridge, Track::ByName { at: awaiting.at });
+            followed.awaiting = Some(Downstream {
+                rest: awaiting.rest,
+                path: awaiting.path,
+            });
+            followed
+        }
+    }
+}
+
+/// Follows a job by name in its own pipeline (`listed_in` when its payload does not say).
+pub fn follow_as_listed(
+    context: &Context,
+    listed: Listed,
+    listed_in: Option<&PipelineAt>,
+) -> Followed {
+    let track = match context.pipeline_of(&listed, listed_in) {
+        Some(at) => Track::ByName { at },
+        None => Track::ById {
+            project: context.project.clone(),
+        },
     };
     Followed::new(listed, track)
+}
+
+/// Each round reads each pipeline of the tree that still has something unsettled once: its jobs
+/// list where a job is followed, its trigger jobs where a trigger job (or something below one) is.
+/// A pipeline whose followed jobs have all ended is not read again.
+struct TreeSource<'a> {
+    context: &'a Context,
+}
+
+impl Source for TreeSource<'_> {
+    fn snapshot(&mut self, followed: &[Followed]) -> Result<Snapshot> {
+        let context = self.context;
+        let mut plan: Vec<(PipelineAt, bool, bool)> = Vec::new();
+        for f in followed.iter().filter(|f| !f.settled()) {
+            let Some(at) = f.pipeline() else {
+                continue;
+            };
+            let bridge = f.current.kind == Kind::Bridge;
+            match plan.iter_mut().find(|(p, _, _)| p == at) {
+                Some((_, jobs, bridges)) => {
+                    *jobs |= !bridge;
+                    *bridges |= bridge;
+                }
+                None => plan.push((at.clone(), !bridge, bridge)),
+            }
+        }
+        let mut snapshot = Snapshot::default();
+        for (at, jobs, bridges) in plan {
+            let mut listed = Vec::new();
+            if jobs {
+                listed.extend(context.jobs_of(&at)?);
+            }
+            if bridges {
+                listed.extend(context.bridges_of(&at)?);
+            }
+            snapshot.pipelines.push(Read {
+                at,
+                jobs,
+                bridges,
+                listed,
+            });
+        }
+        for f in followed.iter().filter(|f| !f.settled()) {
+            if let Track::ById { project } = &f.track {
+                snapshot
+                    .singles
+                    .push(context.single_job(project, f.current.job.id)?);
+            }
+        }
+        Ok(snapshot)
+    }
+
+    fn expand(&mut self, followed: &mut Vec<Followed>) -> Result<()> {
+        let context = self.context;
+        let mut index = 0;
+        while index < followed.len() {
+            let f = &followed[index];
+            let (Some(downstream), Some(at)) = (&f.awaiting, f.pipeline()) else {
+                index += 1;
+                continue;
+            };
+            let Some(child) = context.downstream_of(&f.current, at) else {
+                index += 1;
+                continue;
+            };
+            let prefix = downstream
+                .path
+                .strip_suffix(&downstream.rest.text())
+                .unwrap_or_default()
+                .to_string();
+            let found = context.resolve_in(&child, &downstream.rest, &prefix, 1)?;
+            say::line(&format!(
+                "gljob: {} (#{}) created pipeline {}; following {} there",
+                f.current.job.name,
+                f.current.job.id,
+                child.id,
+                downstream.rest.describe()
+            ));
+            let replacement: Vec<Followed> = found
+                .into_iter()
+                .map(|selection| follow_selection(context, selection))
+                .collect();
+            let added = replacement.len();
+            followed.splice(index..=index, replacement);
+            index += added;
+        }
+        Ok(())
+    }
 }
 
 /// Follows `followed` until every job is final (or the deadline), then prints the verdict and
@@ -46,30 +159,7 @@ pub fn follow(
     options: WaitOptions,
 ) -> Result<ExitCode> {
     let deadline = *context.client.deadline();
-    let mut source = |followed: &[Followed]| -> Result<Snapshot> {
-        let mut snapshot = Snapshot::default();
-        let mut pipelines: Vec<(u64, bool)> = Vec::new();
-        for f in followed {
-            if let Track::ByName { pipeline } = f.track {
-                let bridge = f.current.kind == Kind::Bridge;
-                match pipelines.iter_mut().find(|(p, _)| *p == pipeline) {
-                    Some((_, with_bridges)) => *with_bridges |= bridge,
-                    None => pipelines.push((pipeline, bridge)),
-                }
-            }
-        }
-        for (pipeline, with_bridges) in pipelines {
-            let mut jobs = context.jobs_of(pipeline)?;
-            if with_bridges {
-                jobs.extend(context.bridges_of(pipeline)?);
-            }
-            snapshot.pipelines.push((pipeline, jobs));
-        }
-        for f in followed.iter().filter(|f| f.track == Track::ById) {
-            snapshot.singles.push(context.single_job(f.current.job.id)?);
-        }
-        Ok(snapshot)
-    };
+    let mut source = TreeSource { context };
     let mut followed = followed;
     let section = say::Section::start(
         context.report.sections_enabled(&context.config),
@@ -145,6 +235,7 @@ fn write_junit(
         .map(|f| junit::Case {
             job: &f.current,
             awaiting_new_attempt: f.newer_than.is_some(),
+            below: f.awaiting.as_ref().map(|d| d.path.clone()),
         })
         .collect();
     junit::write(path, &junit::render(suite, &cases, policy, ending)).inspect_err(|err| {
@@ -160,9 +251,20 @@ pub fn check(
 ) -> Result<ExitCode> {
     context.client.require(&route::PIPELINE_JOBS)?;
     context.config.pipeline_id()?;
-    let picked = context.select(selectors)?;
+    let selected = context.select(selectors)?;
     let mut failing = 0;
-    for listed in &picked {
+    let mut cases_jobs: Vec<(Listed, Option<String>)> = Vec::new();
+    for selection in selected {
+        let listed = match selection {
+            Selection::Job(picked) => picked.listed,
+            // Nothing below a trigger job that has not created its pipeline has passed.
+            Selection::Awaiting(awaiting) => {
+                failing += 1;
+                say::line(&format!("not passed: {}", awaiting.describe()));
+                cases_jobs.push((awaiting.bridge, Some(awaiting.path)));
+                continue;
+            }
+        };
         let job = &listed.job;
         let verdict = judge(job, policy);
         let ok = match statuses {
@@ -192,14 +294,16 @@ pub fn check(
         {
             say::line(&format!("warning: {warning}; --strict would fail it"));
         }
+        cases_jobs.push((listed, None));
     }
     if let Some(path) = &context.report.junit {
         // `--status` judges by the list given: the report's cases follow the same rule.
-        let cases: Vec<junit::Case> = picked
+        let cases: Vec<junit::Case> = cases_jobs
             .iter()
-            .map(|job| junit::Case {
+            .map(|(job, below)| junit::Case {
                 job,
                 awaiting_new_attempt: false,
+                below: below.clone(),
             })
             .collect();
         let xml = match statuses {
@@ -209,7 +313,7 @@ pub fn check(
         junit::write(path, &xml)?;
     }
     if context.format != output::Format::Human {
-        let listed: Vec<&Listed> = picked.iter().collect();
+        let listed: Vec<&Listed> = cases_jobs.iter().map(|(job, _)| job).collect();
         context.print(|out| output::jobs(out, &context.format, &listed))?;
     }
     Ok(if failing == 0 {

@@ -14,6 +14,7 @@ use crate::cli::{Command, Invocation};
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, ExitCode, Result};
+pub use crate::model::PipelineAt;
 use crate::model::{Kind, Listed};
 use crate::output::{self, Format};
 use crate::select::{self, Selector};
@@ -26,6 +27,7 @@ pub struct Context {
     pub format: Format,
     pub project: String,
     pub report: crate::cli::Report,
+    trigger_route: std::cell::Cell<TriggerRoute>,
 }
 
 /// Every setting the command needs and the environment and flags lack, named in one message
@@ -129,6 +131,7 @@ pub fn run(
         format: invocation.format,
         project,
         report: invocation.report,
+        trigger_route: std::cell::Cell::new(TriggerRoute::Unknown),
     };
     match invocation.command {
         Command::Job { selectors } => read::job(&context, &selectors),
@@ -139,7 +142,11 @@ pub fn run(
             project_wide,
             limit,
         } => read::jobs(&context, &scopes, include_retried, project_wide, limit),
-        Command::Bridges { scopes, limit } => read::bridges(&context, &scopes, limit),
+        Command::Bridges {
+            scopes,
+            limit,
+            tree,
+        } => read::bridges(&context, &scopes, limit, tree),
         Command::Trace {
             selectors,
             follow,
@@ -149,10 +156,15 @@ pub fn run(
         Command::Play {
             selectors,
             variables,
+            inputs,
             wait,
-        } => act::play(&context, &selectors, &variables, wait),
+        } => act::play(&context, &selectors, &variables, &inputs, wait),
         Command::Cancel { selectors, force } => act::cancel(&context, &selectors, force),
-        Command::Retry { selectors, wait } => act::retry(&context, &selectors, wait),
+        Command::Retry {
+            selectors,
+            inputs,
+            wait,
+        } => act::retry(&context, &selectors, &inputs, wait),
         Command::Erase { selectors } => act::erase(&context, &selectors),
         Command::Wait { selectors, options } => gate::wait(&context, &selectors, options),
         Command::Check {
@@ -163,22 +175,129 @@ pub fn run(
     }
 }
 
+/// A selected job and the pipeline it belongs to.
+#[derive(Debug, Clone)]
+pub struct Picked {
+    pub listed: Listed,
+    pub at: PipelineAt,
+}
+
+/// What a selector found: jobs, or a trigger job whose pipeline the rest of the selector is about
+/// but which has not created it (yet, or ever: see its status).
+#[derive(Debug, Clone)]
+pub enum Selection {
+    Job(Picked),
+    Awaiting(Awaiting),
+}
+
+/// A trigger job with no downstream pipeline, and what was to be selected in that pipeline.
+#[derive(Debug, Clone)]
+pub struct Awaiting {
+    pub bridge: Listed,
+    /// The pipeline the trigger job is in.
+    pub at: PipelineAt,
+    /// The selector for the pipeline it will create.
+    pub rest: Selector,
+    /// `deploy-eu::smoke`, for messages.
+    pub path: String,
+}
+
+impl Awaiting {
+    /// One line on what is awaited, or why it never will be.
+    pub fn describe(&self) -> String {
+        let bridge = &self.bridge.job;
+        if bridge.status.is_final() {
+            format!(
+                "{}: trigger job {} (#{}) ended {} without creating its pipeline",
+                self.path, bridge.name, bridge.id, bridge.status
+            )
+        } else {
+            format!(
+                "{}: trigger job {} (#{}) is {} and has not created its pipeline yet",
+                self.path, bridge.name, bridge.id, bridge.status
+            )
+        }
+    }
+}
+
+/// Which route lists trigger jobs on this GitLab, once known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TriggerRoute {
+    Unknown,
+    TriggerJobs,
+    Bridges,
+}
+
+/// How deep `a::b::c` selectors and `bridges --tree` go.
+pub const MAX_DEPTH: usize = 8;
+
 impl Context {
-    /// The configured pipeline's jobs, as one consistent snapshot.
-    pub fn pipeline_jobs(&self) -> Result<Vec<Listed>> {
-        self.jobs_of(self.config.pipeline_id()?)
+    /// The configured pipeline, in the configured project.
+    pub fn configured_pipeline(&self) -> Result<PipelineAt> {
+        Ok(PipelineAt {
+            project: self.project.clone(),
+            id: self.config.pipeline_id()?,
+        })
+    }
+
+    /// The pipeline a job belongs to: its payload says which; a job listed without it came from
+    /// `listed_in`.
+    pub fn pipeline_of(&self, job: &Listed, listed_in: Option<&PipelineAt>) -> Option<PipelineAt> {
+        match (job.job.pipeline.as_ref(), listed_in) {
+            (Some(p), Some(at)) if p.id == at.id => Some(at.clone()),
+            (Some(p), _) => Some(PipelineAt {
+                project: p
+                    .project_id
+                    .map_or_else(|| self.project.clone(), |id| id.to_string()),
+                id: p.id,
+            }),
+            (None, Some(at)) => Some(at.clone()),
+            (None, None) => self.config.pipeline.map(|id| PipelineAt {
+                project: self.project.clone(),
+                id,
+            }),
+        }
     }
 
     /// A pipeline's jobs (latest attempts), as one consistent snapshot.
-    pub fn jobs_of(&self, pipeline: u64) -> Result<Vec<Listed>> {
-        let call = route::PIPELINE_JOBS.at(&self.project, pipeline);
+    pub fn jobs_of(&self, at: &PipelineAt) -> Result<Vec<Listed>> {
+        let call = route::PIPELINE_JOBS.at(&at.project, at.id);
         self.read_list(&call, &[], Kind::Build, Consistency::Snapshot, None)
     }
 
-    /// A pipeline's bridges (trigger jobs), as one consistent snapshot.
-    pub fn bridges_of(&self, pipeline: u64) -> Result<Vec<Listed>> {
-        let call = route::PIPELINE_BRIDGES.at(&self.project, pipeline);
-        self.read_list(&call, &[], Kind::Bridge, Consistency::Snapshot, None)
+    /// A pipeline's trigger jobs, as one consistent snapshot: from `/trigger_jobs` (GitLab 19.2+),
+    /// else from `/bridges`, which older GitLabs serve. A GitLab without the route answers its
+    /// catch-all 404; the choice is remembered for the rest of the run.
+    pub fn bridges_of(&self, at: &PipelineAt) -> Result<Vec<Listed>> {
+        self.trigger_jobs(at, &[], None)
+    }
+
+    /// [`Context::bridges_of`] with a query (`scope[]`) and a limit.
+    pub fn trigger_jobs(
+        &self,
+        at: &PipelineAt,
+        query: &[(&str, String)],
+        limit: Option<usize>,
+    ) -> Result<Vec<Listed>> {
+        if self.trigger_route.get() != TriggerRoute::Bridges {
+            let call = route::PIPELINE_TRIGGER_JOBS.at(&at.project, at.id);
+            match self.read_list(&call, query, Kind::Bridge, Consistency::Snapshot, limit) {
+                Ok(list) => {
+                    self.trigger_route.set(TriggerRoute::TriggerJobs);
+                    return Ok(list);
+                }
+                Err(err)
+                    if self.trigger_route.get() == TriggerRoute::Unknown
+                        && err.http_status() == Some(404)
+                        && err.gitlab_message() == Some(crate::api::explain::MISSING_ROUTE) =>
+                {
+                    self.trigger_route.set(TriggerRoute::Bridges);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let call = route::PIPELINE_BRIDGES.at(&at.project, at.id);
+        self.read_list(&call, query, Kind::Bridge, Consistency::Snapshot, limit)
     }
 
     pub fn read_list(
@@ -195,48 +314,57 @@ impl Context {
             .collect()
     }
 
-    pub fn single_job(&self, id: u64) -> Result<Listed> {
-        let call = route::JOB.at(&self.project, id);
+    pub fn single_job(&self, project: &str, id: u64) -> Result<Listed> {
+        let call = route::JOB.at(project, id);
         let raw = self.client.get_json(&call)?;
         parse_listed(raw, Kind::Build, &call)
     }
 
     /// The latest attempt of `job`, when it is newer than `job`: GitLab gives a retried or
     /// replayed job a new id, in the job's own pipeline (which is not always the configured one).
-    pub fn newer_attempt(&self, job: &Listed) -> Result<Option<Listed>> {
-        let Some(pipeline) = own_pipeline(job, self.config.pipeline) else {
+    pub fn newer_attempt(&self, job: &Listed, at: Option<&PipelineAt>) -> Result<Option<Listed>> {
+        let Some(pipeline) = self.pipeline_of(job, at) else {
             return Ok(None);
         };
         let list = match job.kind {
-            Kind::Build => self.jobs_of(pipeline)?,
-            Kind::Bridge => self.bridges_of(pipeline)?,
+            Kind::Build => self.jobs_of(&pipeline)?,
+            Kind::Bridge => self.bridges_of(&pipeline)?,
         };
         Ok(list
             .into_iter()
             .find(|j| j.job.name == job.job.name && j.job.id > job.job.id))
     }
 
-    /// Resolves selectors with one read of the pipeline's jobs (all pages, a consistent
-    /// snapshot). Bridges are read too when a selector matches no build, or when an access token
-    /// is at hand (a job token reads bridges only from GitLab 19.0, so it is not spent on them
-    /// without need). Ids that are not in the pipeline are read one by one, which needs an access
-    /// token.
-    pub fn select(&self, selectors: &[Selector]) -> Result<Vec<Listed>> {
-        let pipeline = self.config.pipeline_id()?;
+    /// Resolves selectors with one read of the pipeline's jobs (all pages, a consistent snapshot)
+    /// and, where needed, its trigger jobs and the pipelines below them. Trigger jobs are read
+    /// when a selector matches no build, goes below a trigger job, or when an access token is at
+    /// hand (a job token reads them only from GitLab 19.0, so it is not spent on them without
+    /// need). Ids that are not in the pipeline are read one by one, which needs an access token.
+    pub fn select(&self, selectors: &[Selector]) -> Result<Vec<Selection>> {
+        let top = self.configured_pipeline()?;
         let own = self.config.own_job_id;
-        let mut listed = self.pipeline_jobs()?;
-        let unmatched = select::unmatched(selectors, &listed, own);
+        let mut listed = self.jobs_of(&top)?;
+        let (downstream, here): (Vec<&Selector>, Vec<&Selector>) = selectors
+            .iter()
+            .partition(|s| matches!(s, Selector::Downstream { .. }));
+        let here: Vec<Selector> = here.into_iter().cloned().collect();
+        let unmatched = select::unmatched(&here, &listed, own);
         let names_unmatched = unmatched.iter().any(|s| s.needs_pipeline());
         let ids_unmatched = unmatched.iter().any(|s| !s.needs_pipeline());
-        let names_given = selectors.iter().any(Selector::needs_pipeline);
+        let names_given = here.iter().any(Selector::needs_pipeline);
         let mut bridges_unread = None;
-        if names_unmatched || (self.client.has_access_token() && (ids_unmatched || names_given)) {
-            match self.bridges_of(pipeline) {
-                Ok(bridges) => listed.extend(bridges),
-                // A job token reads bridges only from GitLab 19.0. The selector that sent us
-                // looking is reported as matching nothing, with the reason bridges were not read.
+        let mut bridges: Option<Vec<Listed>> = None;
+        if !downstream.is_empty()
+            || names_unmatched
+            || (self.client.has_access_token() && (ids_unmatched || names_given))
+        {
+            match self.bridges_of(&top) {
+                Ok(list) => bridges = Some(list),
+                // A job token reads trigger jobs only from GitLab 19.0. The selector that sent us
+                // looking is reported as matching nothing, with the reason they were not read.
                 Err(err)
-                    if !self.client.has_access_token()
+                    if downstream.is_empty()
+                        && !self.client.has_access_token()
                         && matches!(err.http_status(), Some(401 | 403 | 404)) =>
                 {
                     bridges_unread = Some(err.message().to_string());
@@ -244,23 +372,31 @@ impl Context {
                 Err(err) => return Err(err),
             }
         }
+        if let Some(list) = &bridges {
+            listed.extend(list.iter().cloned());
+        }
         let mut picked_ids = Vec::new();
         let mut pipeline_selectors = Vec::new();
-        for selector in selectors {
+        for selector in &here {
             match selector {
                 Selector::Id(id) if !listed.iter().any(|j| j.job.id == *id) => picked_ids.push(*id),
                 other => pipeline_selectors.push(other.clone()),
             }
         }
-        let mut picked: Vec<Listed> = select::resolve(&pipeline_selectors, &listed, own, pipeline)
+        let mut picked: Vec<Selection> = select::resolve(&pipeline_selectors, &listed, own, top.id)
             .map_err(|why| match &bridges_unread {
                 Some(reason) => {
-                    Error::no_match(format!("{why}; bridges were not searched: {reason}"))
+                    Error::no_match(format!("{why}; trigger jobs were not searched: {reason}"))
                 }
                 None => Error::no_match(why),
             })?
             .into_iter()
-            .cloned()
+            .map(|listed| {
+                Selection::Job(Picked {
+                    listed: listed.clone(),
+                    at: top.clone(),
+                })
+            })
             .collect();
         if let Some(first) = picked_ids.first()
             && !self.client.has_access_token()
@@ -268,20 +404,145 @@ impl Context {
             // Known only after the pipeline was read, so this is a selector that matched nothing
             // there (exit 3), not a usage error (exit 2 promises that nothing was sent).
             return Err(Error::no_match(format!(
-                "job {first} is not in pipeline {pipeline}; reading a job outside the pipeline \
-                 (GET /projects/:id/jobs/:job_id) needs GITLAB_TOKEN with read_api"
+                "job {first} is not in pipeline {}; reading a job outside the pipeline \
+                 (GET /projects/:id/jobs/:job_id) needs GITLAB_TOKEN with read_api",
+                top.id
             )));
         }
         for id in picked_ids {
-            if !picked.iter().any(|p| p.job.id == id) {
-                picked.push(self.single_job(id)?);
+            if !picked
+                .iter()
+                .any(|p| matches!(p, Selection::Job(j) if j.listed.job.id == id))
+            {
+                let listed = self.single_job(&self.project, id)?;
+                let at = self
+                    .pipeline_of(&listed, None)
+                    .unwrap_or_else(|| top.clone());
+                picked.push(Selection::Job(Picked { listed, at }));
+            }
+        }
+        for selector in downstream {
+            let bridges = bridges.as_deref().unwrap_or_default();
+            for found in self.below(&top, bridges, selector, String::new(), 1)? {
+                let duplicate = matches!(&found, Selection::Job(new)
+                    if picked.iter().any(|p| matches!(p, Selection::Job(j) if j.listed.job.id == new.listed.job.id)));
+                if !duplicate {
+                    picked.push(found);
+                }
             }
         }
         Ok(picked)
     }
 
+    /// Resolves `BRIDGE::REST` from pipeline `at`, whose trigger jobs are `bridges`.
+    fn below(
+        &self,
+        at: &PipelineAt,
+        bridges: &[Listed],
+        selector: &Selector,
+        path: String,
+        depth: usize,
+    ) -> Result<Vec<Selection>> {
+        let Selector::Downstream { bridge, inner } = selector else {
+            return Ok(Vec::new());
+        };
+        let path = format!("{path}{bridge}::");
+        if depth > MAX_DEPTH {
+            return Err(Error::no_match(format!(
+                "{path}…: gljob follows trigger jobs {MAX_DEPTH} levels down at most"
+            )));
+        }
+        let matching: Vec<&Listed> = bridges
+            .iter()
+            .filter(|b| Selector::picks_bridge(bridge, b))
+            .collect();
+        if matching.is_empty() {
+            let names: Vec<&str> = bridges.iter().map(|b| b.job.name.as_str()).collect();
+            return Err(Error::no_match(format!(
+                "no trigger job '{bridge}' in pipeline {}; its trigger jobs are: {}",
+                at.id,
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+        let mut found = Vec::new();
+        for trigger in matching {
+            let Some(child) = self.downstream_of(trigger, at) else {
+                found.push(Selection::Awaiting(Awaiting {
+                    bridge: trigger.clone(),
+                    at: at.clone(),
+                    rest: (**inner).clone(),
+                    path: format!("{path}{}", inner.text()),
+                }));
+                continue;
+            };
+            found.extend(self.resolve_in(&child, inner, &path, depth)?);
+        }
+        Ok(found)
+    }
+
+    /// The pipeline a trigger job created, if it has.
+    pub fn downstream_of(&self, trigger: &Listed, at: &PipelineAt) -> Option<PipelineAt> {
+        trigger
+            .job
+            .downstream_pipeline
+            .as_ref()
+            .map(|p| PipelineAt {
+                project: p
+                    .project_id
+                    .map_or_else(|| at.project.clone(), |id| id.to_string()),
+                id: p.id,
+            })
+    }
+
+    /// Resolves `selector` inside pipeline `at` (reached by `path`): its jobs and, when the
+    /// selector needs them, its trigger jobs.
+    pub fn resolve_in(
+        &self,
+        at: &PipelineAt,
+        selector: &Selector,
+        path: &str,
+        depth: usize,
+    ) -> Result<Vec<Selection>> {
+        let explain = |err: Error| explain_downstream(err, at, &self.project);
+        if let Selector::Downstream { .. } = selector {
+            let bridges = self.bridges_of(at).map_err(explain)?;
+            return self.below(at, &bridges, selector, path.to_string(), depth + 1);
+        }
+        let mut jobs = self.jobs_of(at).map_err(explain)?;
+        if select::unmatched(std::slice::from_ref(selector), &jobs, None).len() == 1 {
+            jobs.extend(self.bridges_of(at).map_err(explain)?);
+        }
+        let picked = select::resolve(std::slice::from_ref(selector), &jobs, None, at.id)
+            .map_err(|why| Error::no_match(format!("{path}{}: {why}", selector.text())))?;
+        Ok(picked
+            .into_iter()
+            .map(|listed| {
+                Selection::Job(Picked {
+                    listed: listed.clone(),
+                    at: at.clone(),
+                })
+            })
+            .collect())
+    }
+
+    /// Selected jobs for commands that act now (`job`, `trace`, `play`, …): a trigger job that
+    /// has not created its pipeline is a selector that matched nothing (yet).
+    pub fn select_now(&self, selectors: &[Selector]) -> Result<Vec<Picked>> {
+        self.select(selectors)?
+            .into_iter()
+            .map(|selection| match selection {
+                Selection::Job(picked) => Ok(picked),
+                Selection::Awaiting(awaiting) => Err(Error::no_match(awaiting.describe())),
+            })
+            .collect()
+    }
+
     /// For commands that act on jobs by id: plain ids need no read at all; names and stages are
-    /// resolved against the pipeline.
+    /// resolved against the pipeline (and below it).
     pub fn target_ids(&self, selectors: &[Selector]) -> Result<Vec<Target>> {
         if selectors.iter().all(|s| !s.needs_pipeline()) {
             let mut ids: Vec<u64> = Vec::new();
@@ -294,15 +555,20 @@ impl Context {
             }
             return Ok(ids
                 .into_iter()
-                .map(|id| Target { id, known: None })
+                .map(|id| Target {
+                    id,
+                    project: self.project.clone(),
+                    known: None,
+                })
                 .collect());
         }
         Ok(self
-            .select(selectors)?
+            .select_now(selectors)?
             .into_iter()
-            .map(|listed| Target {
-                id: listed.job.id,
-                known: Some(listed),
+            .map(|picked| Target {
+                id: picked.listed.job.id,
+                project: picked.at.project.clone(),
+                known: Some(picked),
             })
             .collect())
     }
@@ -332,16 +598,25 @@ impl Context {
     }
 }
 
-/// The pipeline a job belongs to: its payload says so; a job listed without it came from the
-/// configured pipeline.
-pub fn own_pipeline(job: &Listed, configured: Option<u64>) -> Option<u64> {
-    job.job.pipeline.as_ref().map(|p| p.id).or(configured)
+/// A refusal to read a downstream pipeline of another project: the job token must be allowed
+/// there (`docs/gitlab-behaviour.md` §3.4).
+fn explain_downstream(err: Error, at: &PipelineAt, own_project: &str) -> Error {
+    if at.project != own_project && matches!(err.http_status(), Some(401 | 403 | 404)) {
+        return err.hint(format!(
+            "pipeline {} belongs to project {}: its Settings > CI/CD > Job token permissions must \
+             allow this project's job token, or set GITLAB_TOKEN to an access token that can read it",
+            at.id, at.project
+        ));
+    }
+    err
 }
 
-/// A job to act on: its id, and what the pipeline read said of it when it was resolved by name.
+/// A job to act on: its id, its project, and what the selection read of it, if it was selected by
+/// name.
 pub struct Target {
     pub id: u64,
-    pub known: Option<Listed>,
+    pub project: String,
+    pub known: Option<Picked>,
 }
 
 pub fn parse_listed(raw: Box<RawValue>, kind: Kind, call: &Call) -> Result<Listed> {

@@ -1,11 +1,12 @@
 //! `job`, `agents`, `jobs`, `bridges`: reading, never changing.
 
-use super::{Context, parse_listed};
+use super::{Context, MAX_DEPTH, PipelineAt, parse_listed};
 use crate::api::Consistency;
 use crate::api::route;
 use crate::error::{ExitCode, Result};
 use crate::model::{Kind, Listed};
 use crate::output;
+use crate::say;
 use crate::select::Selector;
 
 pub fn job(context: &Context, selectors: &[Selector]) -> Result<ExitCode> {
@@ -26,12 +27,16 @@ pub fn job(context: &Context, selectors: &[Selector]) -> Result<ExitCode> {
                 Selector::Id(id) => Some(*id),
                 _ => None,
             })
-            .map(|id| context.single_job(id))
+            .map(|id| context.single_job(&context.project, id))
             .collect::<Result<_>>()?
     } else {
         context.client.require(&route::PIPELINE_JOBS)?;
         context.config.pipeline_id()?;
-        context.select(selectors)?
+        context
+            .select_now(selectors)?
+            .into_iter()
+            .map(|picked| picked.listed)
+            .collect()
     };
     context.print_jobs(&jobs)?;
     Ok(ExitCode::Done)
@@ -74,21 +79,85 @@ pub fn jobs(
         )
     };
     context.client.require(call.route)?;
-    let jobs = context.read_list(&call, &query, Kind::Build, consistency, limit)?;
+    let keyset = if project_wide {
+        context.client.get_keyset(&call, &query, limit)?
+    } else {
+        None
+    };
+    let jobs = match keyset {
+        Some(raws) => raws
+            .into_iter()
+            .map(|raw| parse_listed(raw, Kind::Build, &call))
+            .collect::<Result<Vec<_>>>()?,
+        // Offset pages: the pipeline's list, or a project's on a GitLab without keyset here.
+        None => context.read_list(&call, &query, Kind::Build, consistency, limit)?,
+    };
     context.print(|out| output::jobs(out, &context.format, &jobs.iter().collect::<Vec<_>>()))?;
     Ok(ExitCode::Done)
 }
 
-pub fn bridges(context: &Context, scopes: &[String], limit: Option<usize>) -> Result<ExitCode> {
-    let call = route::PIPELINE_BRIDGES.at(&context.project, context.config.pipeline_id()?);
-    context.client.require(call.route)?;
-    let bridges = context.read_list(
-        &call,
-        &scope_query(scopes),
-        Kind::Bridge,
-        Consistency::Snapshot,
-        limit,
-    )?;
+pub fn bridges(
+    context: &Context,
+    scopes: &[String],
+    limit: Option<usize>,
+    tree: bool,
+) -> Result<ExitCode> {
+    context.client.require(&route::PIPELINE_TRIGGER_JOBS)?;
+    let top = context.configured_pipeline()?;
+    if tree {
+        let mut lines = vec![format!("pipeline {} (project {})", top.id, top.project)];
+        draw(context, &top, 1, &mut lines)?;
+        context.print(|out| {
+            for line in &lines {
+                writeln!(out, "{}", say::clean(line))?;
+            }
+            Ok(())
+        })?;
+        return Ok(ExitCode::Done);
+    }
+    let bridges = context.trigger_jobs(&top, &scope_query(scopes), limit)?;
     context.print(|out| output::jobs(out, &context.format, &bridges.iter().collect::<Vec<_>>()))?;
     Ok(ExitCode::Done)
+}
+
+/// The tree below pipeline `at`, for people: its jobs, then its trigger jobs each with the
+/// pipeline it created, indented by level.
+fn draw(context: &Context, at: &PipelineAt, depth: usize, lines: &mut Vec<String>) -> Result<()> {
+    let indent = "  ".repeat(depth);
+    for job in context.jobs_of(at)? {
+        lines.push(format!(
+            "{indent}{} (#{}, stage {}) {}",
+            job.job.name, job.job.id, job.job.stage, job.job.status
+        ));
+    }
+    for trigger in context.bridges_of(at)? {
+        let job = &trigger.job;
+        let Some(child) = context.downstream_of(&trigger, at) else {
+            lines.push(format!(
+                "{indent}{} (#{}, trigger) {} -> no pipeline yet",
+                job.name, job.id, job.status
+            ));
+            continue;
+        };
+        let status = job
+            .downstream_pipeline
+            .as_ref()
+            .and_then(|p| p.status.as_ref())
+            .map_or_else(|| "?".to_string(), |s| s.to_string());
+        let project = if child.project == at.project {
+            String::new()
+        } else {
+            format!(", project {}", child.project)
+        };
+        lines.push(format!(
+            "{indent}{} (#{}, trigger) {} -> pipeline {}{project} ({status})",
+            job.name, job.id, job.status, child.id
+        ));
+        if depth >= MAX_DEPTH {
+            lines.push(format!("{indent}  … ({MAX_DEPTH} levels shown)"));
+            continue;
+        }
+        draw(context, &child, depth + 1, lines)?;
+    }
+    Ok(())
 }

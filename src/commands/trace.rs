@@ -1,6 +1,6 @@
 //! `trace`: a job's log, bytes unchanged, once or followed until the job ends.
 
-use super::Context;
+use super::{Context, PipelineAt};
 use crate::api::route;
 use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::jitter;
@@ -39,20 +39,15 @@ pub fn trace(
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if !follow {
-        let call = route::TRACE.at(&context.project, target.id);
+        let call = route::TRACE.at(&target.project, target.id);
         let body = context.client.get_stream(&call)?;
         return match copy_log(&mut body.into_reader(), &mut out, &call.describe())? {
             // `gljob trace ID | head`: the reader had what it wanted.
             Copied::Bytes(_) | Copied::ReaderGone => Ok(ExitCode::Done),
         };
     }
-    match follow_log(
-        context,
-        target.id,
-        target.known.is_some(),
-        interval,
-        &mut out,
-    ) {
+    let at = target.known.as_ref().map(|k| k.at.clone());
+    match follow_log(context, &target.project, target.id, at, interval, &mut out) {
         Err(err) if *err.kind() == ErrorKind::TimedOut => {
             say::line(&format!("gljob: {}", err.message()));
             Ok(ExitCode::TimedOut)
@@ -65,8 +60,9 @@ pub fn trace(
 /// its next attempt if it is retried; one given by id is followed as that job.
 fn follow_log(
     context: &Context,
+    project: &str,
     first_id: u64,
-    by_name: bool,
+    by_name: Option<PipelineAt>,
     interval: Duration,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
@@ -76,8 +72,8 @@ fn follow_log(
     let mut printed: u64 = 0;
     loop {
         // The status is read before the log, so once it is final the log read after it is whole.
-        let job = context.single_job(job_id)?;
-        let call = route::TRACE.at(&context.project, job_id);
+        let job = context.single_job(project, job_id)?;
+        let call = route::TRACE.at(project, job_id);
         let body = context.client.get_stream(&call)?;
         let mut reader = body.into_reader();
         let skipped = io::copy(&mut (&mut reader).take(printed), &mut io::sink())
@@ -113,7 +109,9 @@ fn follow_log(
             if job.job.status == Status::Success {
                 return Ok(ExitCode::Done);
             }
-            if by_name && let Some(next) = context.newer_attempt(&job)? {
+            if let Some(at) = &by_name
+                && let Some(next) = context.newer_attempt(&job, Some(at))?
+            {
                 say::line(&format!(
                     "gljob: {} (#{job_id}) ended {} and was retried as #{}; printing the new \
                      attempt's log from the start",
