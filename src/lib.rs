@@ -15,6 +15,7 @@ pub mod error;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod jitter;
+pub mod json;
 pub mod junit;
 pub mod model;
 pub mod output;

@@ -3,6 +3,7 @@
 //! Only the fields gljob decides on are typed; everything else stays in the raw JSON that
 //! [`Listed::raw`] keeps, so `--json` and `--field` never lose a field GitLab sends.
 
+use crate::json;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::fmt;
@@ -164,18 +165,121 @@ pub struct PipelineAt {
     pub id: u64,
 }
 
+/// A JSON object's text exactly as GitLab sent it, for `--json` and `--field`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawJson(Box<str>);
+
+impl RawJson {
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
 /// One job as GitLab sent it: the typed view and the exact bytes.
 #[derive(Debug, Clone)]
 pub struct Listed {
     pub job: Job,
     pub kind: Kind,
-    pub raw: Box<RawValue>,
+    pub raw: RawJson,
 }
 
 impl Listed {
+    /// One object GitLab answered with (a single job, a write's answer).
+    #[allow(clippy::boxed_local)] // serde_json hands out a `Box<RawValue>`; taking it is simplest.
     pub fn parse(raw: Box<RawValue>, kind: Kind) -> Result<Self, String> {
         let job: Job = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
-        Ok(Listed { job, kind, raw })
+        Ok(Listed {
+            job,
+            kind,
+            raw: RawJson(raw.get().into()),
+        })
+    }
+
+    /// An item of a list page, from the scanner's one pass: only the fields [`Job`] has are
+    /// parsed, each from its own few bytes; the item's bytes are copied once.
+    pub fn from_item(item: &json::Item<'_>, kind: Kind) -> Result<Self, String> {
+        fn parse<T: serde::de::DeserializeOwned>(
+            key: &str,
+            text: &str,
+        ) -> Result<Option<T>, String> {
+            if text == "null" {
+                return Ok(None);
+            }
+            serde_json::from_str(text)
+                .map(Some)
+                .map_err(|e| format!("{key}: {e}"))
+        }
+        // Most values are plain strings, numbers or booleans: taken as they are, with serde_json
+        // only for escapes, objects and anything unusual.
+        fn string(key: &str, text: &str) -> Result<Option<String>, String> {
+            match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                Some(inner) if !inner.bytes().any(|b| b == b'\\' || b < 0x20) => {
+                    Ok(Some(inner.to_string()))
+                }
+                _ => parse(key, text),
+            }
+        }
+        fn boolean(key: &str, text: &str) -> Result<bool, String> {
+            match text {
+                "true" => Ok(true),
+                "false" | "null" => Ok(false),
+                _ => Err(format!("{key}: '{text}' is not a boolean")),
+            }
+        }
+        let mut id = None;
+        let mut status: Option<String> = None;
+        let mut job = Job {
+            id: 0,
+            status: Status::Created,
+            name: String::new(),
+            stage: String::new(),
+            git_ref: None,
+            allow_failure: false,
+            duration: None,
+            failure_reason: None,
+            web_url: None,
+            pipeline: None,
+            downstream_pipeline: None,
+            created_at: None,
+            started_at: None,
+            finished_at: None,
+            erased_at: None,
+            archived: false,
+        };
+        // One look at each field, as serde's derive would, but only at the ones a `Job` has.
+        for &(key, text) in item.fields {
+            match key {
+                "id" => {
+                    id = match text.parse::<u64>() {
+                        Ok(id) => Some(id),
+                        Err(_) => parse(key, text)?,
+                    }
+                }
+                "status" => status = string(key, text)?,
+                "name" => job.name = string(key, text)?.unwrap_or_default(),
+                "stage" => job.stage = string(key, text)?.unwrap_or_default(),
+                "ref" => job.git_ref = string(key, text)?,
+                "allow_failure" => job.allow_failure = boolean(key, text)?,
+                "duration" => job.duration = parse(key, text)?,
+                "failure_reason" => job.failure_reason = string(key, text)?,
+                "web_url" => job.web_url = string(key, text)?,
+                "pipeline" => job.pipeline = parse(key, text)?,
+                "downstream_pipeline" => job.downstream_pipeline = parse(key, text)?,
+                "created_at" => job.created_at = string(key, text)?,
+                "started_at" => job.started_at = string(key, text)?,
+                "finished_at" => job.finished_at = string(key, text)?,
+                "erased_at" => job.erased_at = string(key, text)?,
+                "archived" => job.archived = boolean(key, text)?,
+                _ => {}
+            }
+        }
+        job.id = id.ok_or("missing field `id`")?;
+        job.status = status.ok_or("missing field `status`")?.into();
+        Ok(Listed {
+            job,
+            kind,
+            raw: RawJson(item.text.into()),
+        })
     }
 }
 

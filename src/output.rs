@@ -23,15 +23,15 @@ pub enum Format {
 pub fn jobs(out: &mut dyn Write, format: &Format, jobs: &[&Listed]) -> io::Result<()> {
     match format {
         Format::Human => table(out, jobs),
-        Format::Json => json_array(out, jobs.iter().map(|j| j.raw.as_ref())),
+        Format::Json => json_array(out, jobs.iter().map(|j| j.raw.get())),
         Format::Fields(paths) => {
             for job in jobs {
-                fields(out, &job.raw, paths)?;
+                fields(out, job.raw.get(), paths)?;
             }
             Ok(())
         }
         Format::Dotenv(paths) => match jobs {
-            [one] => dotenv(out, &one.raw, paths),
+            [one] => dotenv(out, one.raw.get(), paths),
             _ => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "--dotenv describes exactly one job, and the selectors matched several; select one",
@@ -58,22 +58,19 @@ pub fn object(out: &mut dyn Write, format: &Format, raw: &RawValue) -> io::Resul
             writeln!(out, "{pretty}")
         }
         Format::Json => writeln!(out, "{}", raw.get()),
-        Format::Fields(paths) => fields(out, raw, paths),
-        Format::Dotenv(paths) => dotenv(out, raw, paths),
+        Format::Fields(paths) => fields(out, raw.get(), paths),
+        Format::Dotenv(paths) => dotenv(out, raw.get(), paths),
     }
 }
 
 /// A JSON array of GitLab's objects, byte for byte, however many pages they came from.
-pub fn json_array<'a>(
-    out: &mut dyn Write,
-    items: impl Iterator<Item = &'a RawValue>,
-) -> io::Result<()> {
+pub fn json_array<'a>(out: &mut dyn Write, items: impl Iterator<Item = &'a str>) -> io::Result<()> {
     out.write_all(b"[")?;
     for (i, item) in items.enumerate() {
         if i > 0 {
             out.write_all(b",")?;
         }
-        out.write_all(item.get().as_bytes())?;
+        out.write_all(item.as_bytes())?;
     }
     out.write_all(b"]\n")
 }
@@ -200,8 +197,8 @@ pub fn plain(value: Option<&Value>) -> String {
     }
 }
 
-fn fields(out: &mut dyn Write, raw: &RawValue, paths: &[String]) -> io::Result<()> {
-    let value: Value = serde_json::from_str(raw.get()).map_err(io::Error::other)?;
+fn fields(out: &mut dyn Write, raw: &str, paths: &[String]) -> io::Result<()> {
+    let value: Value = serde_json::from_str(raw).map_err(io::Error::other)?;
     let cells: Vec<String> = paths
         .iter()
         .map(|p| single_line(&plain(lookup(&value, p))))
@@ -223,8 +220,8 @@ const DOTENV_DEFAULT: [(&str, &str); 8] = [
 
 /// `KEY=VALUE` lines for `artifacts:reports:dotenv`. GitLab's dotenv reader takes one line per
 /// variable and no multi-line values, so line breaks are folded into spaces.
-fn dotenv(out: &mut dyn Write, raw: &RawValue, paths: &[String]) -> io::Result<()> {
-    let value: Value = serde_json::from_str(raw.get()).map_err(io::Error::other)?;
+fn dotenv(out: &mut dyn Write, raw: &str, paths: &[String]) -> io::Result<()> {
+    let value: Value = serde_json::from_str(raw).map_err(io::Error::other)?;
     let pairs: Vec<(String, &str)> = if paths.is_empty() {
         DOTENV_DEFAULT
             .iter()

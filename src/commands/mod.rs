@@ -308,10 +308,7 @@ impl Context {
         consistency: Consistency,
         limit: Option<usize>,
     ) -> Result<Vec<Listed>> {
-        let raws = self.client.get_list(call, query, consistency, limit)?;
-        raws.into_iter()
-            .map(|raw| parse_listed(raw, kind, call))
-            .collect()
+        self.client.get_list(call, query, kind, consistency, limit)
     }
 
     pub fn single_job(&self, project: &str, id: u64) -> Result<Listed> {

@@ -85,10 +85,7 @@ pub fn jobs(
         None
     };
     let jobs = match keyset {
-        Some(raws) => raws
-            .into_iter()
-            .map(|raw| parse_listed(raw, Kind::Build, &call))
-            .collect::<Result<Vec<_>>>()?,
+        Some(jobs) => jobs,
         // Offset pages: the pipeline's list, or a project's on a GitLab without keyset here.
         None => context.read_list(&call, &query, Kind::Build, consistency, limit)?,
     };
