@@ -112,7 +112,12 @@ struct Case {
     strict: bool,
     allow_skipped: bool,
     faults: Vec<FaultSpec>,
+    /// `play ID --wait` / `retry ID --wait` of a job of the parent pipeline (900), with a job of
+    /// the same name in this pipeline that passed.
+    foreign: bool,
 }
+
+const PARENT: u64 = 900;
 
 fn status_of(list: &'static [&'static str]) -> impl Strategy<Value = &'static str> {
     proptest::sample::select(list)
@@ -176,19 +181,20 @@ fn job_spec() -> impl Strategy<Value = JobSpec> {
 }
 
 fn fault_spec() -> impl Strategy<Value = FaultSpec> {
+    // Network-level faults cost gljob a backoff (about a second): rarer, to keep cases fast.
     let kind = prop_oneof![
-        Just(FaultKind::Status(502)),
-        (500u16..505).prop_map(FaultKind::Status),
-        Just(FaultKind::Status(404)),
-        Just(FaultKind::RateLimited),
-        Just(FaultKind::Garbage),
-        Just(FaultKind::Truncated),
-        Just(FaultKind::Silence),
-        Just(FaultKind::ApplyThen502),
-        (0usize..4).prop_map(FaultKind::ApplyLater),
-        Just(FaultKind::EmptyObject),
-        status_of(&["failed", "success", "running"]).prop_map(FaultKind::Shift),
-        Just(FaultKind::EchoToken),
+        3 => Just(FaultKind::Status(502)),
+        2 => (500u16..505).prop_map(FaultKind::Status),
+        1 => Just(FaultKind::Status(404)),
+        3 => Just(FaultKind::RateLimited),
+        1 => Just(FaultKind::Garbage),
+        3 => Just(FaultKind::Truncated),
+        1 => Just(FaultKind::Silence),
+        3 => Just(FaultKind::ApplyThen502),
+        2 => (0usize..4).prop_map(FaultKind::ApplyLater),
+        3 => Just(FaultKind::EmptyObject),
+        4 => status_of(&["failed", "success", "running"]).prop_map(FaultKind::Shift),
+        1 => Just(FaultKind::EchoToken),
     ];
     (kind, any::<bool>(), 0usize..6, 1usize..3).prop_map(|(kind, post, skip, times)| FaultSpec {
         kind,
@@ -216,9 +222,19 @@ fn case() -> impl Strategy<Value = Case> {
         proptest::bool::weighted(0.2),
         proptest::bool::weighted(0.2),
         proptest::collection::vec(fault_spec(), 0..3),
+        proptest::bool::weighted(0.3),
     )
         .prop_map(
-            |(cmd, background, mut selected, by_pattern, strict, allow_skipped, faults)| {
+            |(
+                cmd,
+                background,
+                mut selected,
+                by_pattern,
+                strict,
+                allow_skipped,
+                faults,
+                foreign,
+            )| {
                 let cmd = if cmd == Cmd::TraceFollow && excluded("trace") {
                     Cmd::Wait
                 } else {
@@ -264,6 +280,7 @@ fn case() -> impl Strategy<Value = Case> {
                     strict,
                     allow_skipped,
                     faults,
+                    foreign: foreign && matches!(cmd, Cmd::PlayWait | Cmd::RetryWait),
                 }
             },
         )
@@ -318,6 +335,10 @@ fn server_for(case: &Case) -> (GitLab, Vec<String>) {
             .map(|s| vec![Step::Status(s), log_line(s)])
             .collect();
         job.after_retry = job.after_play.clone();
+        if i == 0 && case.foreign {
+            job.pipeline_id = PARENT;
+            server.add([Job::new(400, &name, "test", "success")]);
+        }
         server.add([job]);
         names.push(name);
     }
@@ -327,7 +348,12 @@ fn server_for(case: &Case) -> (GitLab, Vec<String>) {
     );
     let pages = (case.background + count + 1).div_ceil(100);
     for fault in &case.faults {
-        let method = if fault.post { "POST" } else { "GET" };
+        let method = match fault.kind {
+            // Faults about a write's effect strike writes.
+            FaultKind::ApplyThen502 | FaultKind::ApplyLater(_) | FaultKind::EmptyObject => "POST",
+            _ if fault.post => "POST",
+            _ => "GET",
+        };
         let kind = match &fault.kind {
             FaultKind::Status(code) => Fault::Status {
                 status: *code,
@@ -403,6 +429,15 @@ fn args_for(case: &Case, names: &[String], timeout: &str) -> Vec<String> {
             args.push("check".into());
             args.extend(selectors);
         }
+        // A job of another pipeline is named by its id.
+        Cmd::PlayWait | Cmd::RetryWait if case.foreign => {
+            let verb = if case.cmd == Cmd::PlayWait {
+                "play"
+            } else {
+                "retry"
+            };
+            args.extend([verb.into(), "1".into(), "--wait".into()]);
+        }
         Cmd::PlayWait => args.extend(["play".into(), first, "--wait".into()]),
         Cmd::RetryWait => args.extend(["retry".into(), first, "--wait".into()]),
         Cmd::Cancel => args.extend(["cancel".into(), first]),
@@ -469,12 +504,22 @@ fn check_case(case: Case) -> Result<(), TestCaseError> {
             "{args:?}: still running after 30 s"
         )));
     };
+    if std::env::var_os("GLJOB_ORACLE_VERBOSE").is_some() {
+        eprintln!(
+            "case: exit {} in {:>5} ms: {args:?} faults {:?}",
+            run.code,
+            run.elapsed.as_millis(),
+            case.faults
+        );
+    }
     let faulty = !case.faults.is_empty();
     // The server's record: each selected name's latest attempt, as gljob left it.
     let state: Vec<(String, String, bool)> = names
         .iter()
-        .map(|name| {
-            let job = server.latest(name);
+        .enumerate()
+        .map(|(i, name)| {
+            let pipeline = if i == 0 && case.foreign { PARENT } else { 1000 };
+            let job = server.latest_in(pipeline, name);
             (name.clone(), job.status, job.allow_failure)
         })
         .collect();
@@ -507,6 +552,9 @@ fn check_case(case: Case) -> Result<(), TestCaseError> {
     }
     if writer && !faulty && writes != 1 {
         return fail("no fault, yet the write did not apply exactly once");
+    }
+    if writes > 0 && run.stderr.contains("did not take effect") {
+        return fail("the write applied (server record), yet gljob said it did not take effect");
     }
     // Deadline.
     if matches!(
