@@ -538,11 +538,14 @@ fn c11_a_garbage_page_then_a_good_one_succeeds() {
 
 // ---- 12. usage errors send nothing ------------------------------------------------------------
 
+/// Arguments, variables set (or removed), and what the message must name.
+type UsageCase<'a> = (Vec<&'a str>, Vec<(&'a str, Option<&'a str>)>, &'a str);
+
 #[test]
 fn c12_usage_errors_are_exit_2_with_nothing_sent() {
     let server = GitLab::start(GITLAB_18);
     server.add([Job::new(1, "build", "build", "success")]);
-    let cases: Vec<(Vec<&str>, Vec<(&str, Option<&str>)>, &str)> = vec![
+    let cases: Vec<UsageCase> = vec![
         (
             vec!["jobs", "--request-timeout", "0"],
             vec![],
