@@ -29,6 +29,24 @@ fn no_stale_advice(run: &Run) {
     }
 }
 
+/// Runs `check`, noting `what` in `failures` if it panics: a test with many sub-cases reports
+/// every one that fails, not only the first.
+fn collect(failures: &mut Vec<String>, what: String, check: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).is_err() {
+        failures.push(what);
+    }
+}
+
+#[track_caller]
+fn report(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} sub-case(s) failed (each one's panic is printed above):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 // ---- 1. play --wait of another pipeline's finished manual job ----------------------------------
 
 #[test]
@@ -250,6 +268,7 @@ fn c5_url_userinfo_and_query_tokens_are_never_printed() {
         format!("http://oauth2:{URL_SECRET}@[::1/api/v4"),
         format!("http://127.0.0.1:{port}/api/v4?private_token={URL_SECRET}"),
     ];
+    let mut failures = Vec::new();
     for root in &roots {
         for (args, how) in [
             (vec!["jobs", "--verbose"], "CI_API_V4_URL"),
@@ -259,26 +278,32 @@ fn c5_url_userinfo_and_query_tokens_are_never_printed() {
                 "--api-url",
             ),
         ] {
-            let run = gljob(&server, &args, &[API, ("CI_API_V4_URL", Some(root))]);
-            assert_no_secret(&run, &[URL_SECRET], &format!("{how} {root}"));
+            collect(&mut failures, format!("{how} {root} {args:?}"), || {
+                let run = gljob(&server, &args, &[API, ("CI_API_V4_URL", Some(root))]);
+                assert_no_secret(&run, &[URL_SECRET], &format!("{how} {root}"));
+            });
         }
         // CI_SERVER_URL alone (the API root derived from it).
         let server_url = root.trim_end_matches("/api/v4").to_string();
-        let run = gljob(
-            &server,
-            &["jobs", "--verbose"],
-            &[
-                API,
-                ("CI_API_V4_URL", None),
-                ("CI_SERVER_URL", Some(&server_url)),
-            ],
-        );
-        assert_no_secret(&run, &[URL_SECRET], &format!("CI_SERVER_URL {server_url}"));
+        collect(&mut failures, format!("CI_SERVER_URL {server_url}"), || {
+            let run = gljob(
+                &server,
+                &["jobs", "--verbose"],
+                &[
+                    API,
+                    ("CI_API_V4_URL", None),
+                    ("CI_SERVER_URL", Some(&server_url)),
+                ],
+            );
+            assert_no_secret(&run, &[URL_SECRET], &format!("CI_SERVER_URL {server_url}"));
+        });
     }
+    report(&failures);
 }
 
 #[test]
 fn c5_bodies_that_echo_the_token_and_proxy_passwords_are_never_printed() {
+    let mut failures = Vec::new();
     for status in [401, 403, 502] {
         for args in [
             vec!["job", "1", "--verbose", "--retries", "0"],
@@ -297,9 +322,11 @@ fn c5_bodies_that_echo_the_token_and_proxy_passwords_are_never_printed() {
             let server = GitLab::start(GITLAB_18);
             server.add([Job::new(1, "build", "build", "running")]);
             server.fault(Rule::new("", "/", Fault::EchoToken { status }).forever());
-            let run = gljob(&server, &args, &[API]);
-            // The harness also checks every run for the three test tokens.
-            assert_no_secret(&run, &[API_TOKEN, JOB_TOKEN], &format!("{status} {args:?}"));
+            collect(&mut failures, format!("{status} echoing {args:?}"), || {
+                let run = gljob(&server, &args, &[API]);
+                // The harness also checks every run for the three test tokens.
+                assert_no_secret(&run, &[API_TOKEN, JOB_TOKEN], &format!("{status} {args:?}"));
+            });
         }
     }
     let server = GitLab::start(GITLAB_18);
@@ -309,13 +336,16 @@ fn c5_bodies_that_echo_the_token_and_proxy_passwords_are_never_printed() {
         format!("http://carrier:{password}@127.0.0.1:{}", proxy.port),
         format!("http://carrier:{password}@127.0.0.1:9"),
     ] {
-        let run = gljob(
-            &server,
-            &["jobs", "--verbose", "--retries", "0"],
-            &[("HTTP_PROXY", Some(&proxy_url))],
-        );
-        assert_no_secret(&run, &[password, "w0rdXYZ", "carrier:Pa55"], &proxy_url);
+        collect(&mut failures, format!("HTTP_PROXY {proxy_url}"), || {
+            let run = gljob(
+                &server,
+                &["jobs", "--verbose", "--retries", "0"],
+                &[("HTTP_PROXY", Some(&proxy_url))],
+            );
+            assert_no_secret(&run, &[password, "w0rdXYZ", "carrier:Pa55"], &proxy_url);
+        });
     }
+    report(&failures);
 }
 
 // ---- 6. consistent snapshots across pages -----------------------------------------------------
@@ -389,17 +419,19 @@ fn c8_control_characters_from_gitlab_are_shown_escaped() {
     job.failure_reason = Some("script\u{1b}]0;owned\u{7}_failure\r".into());
     job.web_url = Some("https://gitlab.example.com/\u{1b}[2Jjobs/7\r\n".into());
     server.add([job]);
+    let mut failures = Vec::new();
     for args in [
         vec!["jobs"],
         vec!["job", "7"],
-        vec!["job", "7", "--field", "name"],
         vec!["wait", "7", "--interval", "5ms"],
         vec!["check", "7"],
         vec!["check", "7", "--status", "success"],
         vec!["bridges"],
     ] {
-        let run = gljob(&server, &args, &[API]);
-        assert_no_control(&run, true, &format!("{args:?}"));
+        collect(&mut failures, format!("{args:?}"), || {
+            let run = gljob(&server, &args, &[API]);
+            assert_no_control(&run, true, &format!("{args:?}"));
+        });
     }
     // GitLab's (or a proxy's) message with ESC and CR/LF.
     server.fault(
@@ -411,9 +443,11 @@ fn c8_control_characters_from_gitlab_are_shown_escaped() {
         )
         .forever(),
     );
-    let run = gljob(&server, &["job", "7", "--retries", "0"], &[API]);
-    assert_no_control(&run, true, "error message");
-    run.expect(3);
+    collect(&mut failures, "GitLab's message".into(), || {
+        let run = gljob(&server, &["job", "7", "--retries", "0"], &[API]);
+        assert_no_control(&run, true, "error message");
+        run.expect(3);
+    });
 
     // --json is GitLab's JSON unchanged; trace keeps the log's bytes.
     let server = GitLab::start(GITLAB_18);
@@ -423,10 +457,18 @@ fn c8_control_characters_from_gitlab_are_shown_escaped() {
     let run = gljob_api(&server, &["jobs", "--json"]);
     run.expect(0);
     let value: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
-    assert_eq!(value[0]["name"], EVIL_NAME);
+    let evil = value
+        .as_array()
+        .expect("an array")
+        .iter()
+        .find(|job| job["id"] == 7)
+        .expect("job 7 in the list");
+    assert_eq!(evil["name"], EVIL_NAME);
+    assert_eq!(evil["web_url"], "https://x/\u{1b}");
     let run = gljob_api(&server, &["trace", "7"]);
     run.expect(0);
     assert_eq!(run.stdout, b"\x1b[31mred\x1b[0m\r\n");
+    report(&failures);
 }
 
 // ---- 9. unknown write outcomes --------------------------------------------------------------
@@ -583,20 +625,33 @@ fn c12_usage_errors_are_exit_2_with_nothing_sent() {
             "GITLAB_TOKEN",
         ),
     ];
+    // Every case is tried, and all that fail are reported together.
+    let mut failures = Vec::new();
     for (args, extra, named) in cases {
         let before = server.requests().len();
-        let run = gljob(&server, &args, &extra);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gljob(&server, &args, &extra)
+        }));
         let sent = server.requests().len() - before;
-        assert_eq!(
-            (run.code, sent),
-            (2, 0),
-            "{args:?} {extra:?}: exit and requests sent\n{}",
-            run.stderr
-        );
-        run.says(named);
-        assert_no_secret(&run, &["EVILvalue", "X-Injected"], &format!("{extra:?}"));
+        let what = format!("{args:?} {extra:?}");
+        let run = match result {
+            Ok(run) => run,
+            Err(_) => {
+                failures.push(format!("{what}: printed a token (see above)"));
+                continue;
+            }
+        };
+        if (run.code, sent) != (2, 0) {
+            failures.push(format!(
+                "{what}: exit {} after {sent} requests (want 2 after none): {}",
+                run.code,
+                run.stderr.trim_end()
+            ));
+            continue;
+        }
+        let mut wanted = vec![named];
         if named == "sucess" {
-            for status in [
+            wanted.extend([
                 "created",
                 "waiting_for_resource",
                 "preparing",
@@ -610,11 +665,23 @@ fn c12_usage_errors_are_exit_2_with_nothing_sent() {
                 "skipped",
                 "manual",
                 "scheduled",
-            ] {
-                run.says(status);
+            ]);
+        }
+        for word in wanted {
+            if !run.stderr.contains(word) {
+                failures.push(format!(
+                    "{what}: the message lacks {word:?}: {}",
+                    run.stderr.trim_end()
+                ));
+            }
+        }
+        for secret in ["EVILvalue", "X-Injected"] {
+            if run.stderr.contains(secret) || run.out().contains(secret) {
+                failures.push(format!("{what}: printed the variable's value"));
             }
         }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The harness is not fooled: the same environment without the bad value does send.
     let env = runner_env(&server);
     run_with_env(&["jobs"], &env).expect(0);
