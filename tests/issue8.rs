@@ -83,6 +83,7 @@ fn c1_play_wait_of_a_parent_pipelines_job_follows_the_attempt_in_its_own_pipelin
 
 #[test]
 fn c2_play_and_retry_wait_without_a_pipeline_never_send_then_exit_2() {
+    let mut failures = Vec::new();
     for action in ["play", "retry"] {
         let server = GitLab::start(GITLAB_18);
         let status = if action == "play" { "manual" } else { "failed" };
@@ -104,13 +105,17 @@ fn c2_play_and_retry_wait_without_a_pipeline_never_send_then_exit_2() {
             &[API, ("CI_PIPELINE_ID", None)],
         );
         let sent = server.requests().len();
-        assert!(
-            (run.code == 2 && sent == 0) || (run.code == 0 && server.applied().len() == 1),
-            "{action}: exit {} after {sent} requests\n{}",
-            run.code,
-            run.stderr
-        );
+        // Either a usage error before anything is sent, or (following the job's own pipeline
+        // from its payload) the right verdict.
+        if !((run.code == 2 && sent == 0) || (run.code == 0 && server.applied().len() == 1)) {
+            failures.push(format!(
+                "{action}: exit {} after {sent} requests: {}",
+                run.code,
+                run.stderr.trim_end()
+            ));
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
@@ -161,6 +166,44 @@ fn c3_a_cancel_applied_before_its_answer_was_lost_is_proven_and_exit_0() {
     gljob_api(&server, &["cancel", "1"]).expect(0);
     assert_eq!(server.applied(), [("cancel", 1)]);
     assert_eq!(server.requests_to("POST", "/cancel").len(), 1);
+}
+
+#[test]
+fn c3_plays_and_retries_applied_before_a_502_are_proven_by_the_read_back() {
+    let mut failures = Vec::new();
+    // A play whose job has already run to its end when read back: it left `manual`.
+    collect(&mut failures, "play read back success".into(), || {
+        let server = GitLab::start(GITLAB_18);
+        server.add([Job::new(5, "deploy", "deploy", "manual").after_play(&["success"])]);
+        server.fault(Fault::status("POST", "/play", 502, "<html>502</html>").apply_first());
+        let run = gljob_api(&server, &["play", "5"]);
+        no_stale_advice(&run);
+        run.expect(0);
+    });
+    // A retry of a parent pipeline's job: its new attempt is in the job's own pipeline (900).
+    collect(&mut failures, "retry in the parent pipeline".into(), || {
+        let server = GitLab::start(GITLAB_18);
+        server.add([Job::new(7, "flaky", "test", "failed").in_pipeline(900)]);
+        server.fault(Fault::status("POST", "/retry", 502, "<html>502</html>").apply_first());
+        let run = gljob_api(&server, &["retry", "7"]);
+        assert_eq!(server.applied(), [("retry", 7)]);
+        no_stale_advice(&run);
+        run.expect(0);
+    });
+    // A replayed finished manual job: a newer attempt exists.
+    collect(
+        &mut failures,
+        "replay of a finished manual job".into(),
+        || {
+            let server = GitLab::start(GITLAB_18);
+            server.add([Job::new(5, "deploy", "deploy", "failed").manual()]);
+            server.fault(Fault::status("POST", "/play", 502, "<html>502</html>").apply_first());
+            let run = gljob_api(&server, &["play", "5"]);
+            no_stale_advice(&run);
+            run.expect(0);
+        },
+    );
+    report(&failures);
 }
 
 // ---- 4. --timeout bounds every wait ---------------------------------------------------------
