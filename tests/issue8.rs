@@ -520,8 +520,8 @@ fn c8_control_characters_from_gitlab_are_shown_escaped() {
 fn c9_a_play_that_lands_after_its_answer_timed_out_is_unknown_not_retry_advice() {
     let server = GitLab::start(GITLAB_18);
     server.add([Job::new(5, "deploy", "deploy", "manual")]);
-    // No answer; the play lands only after the next five requests (after any read-back).
-    server.fault(Rule::new("POST", "/play", Fault::ApplyLater { after: 5 }));
+    // No answer; the play lands only after 50 more requests (long after any read-back).
+    server.fault(Rule::new("POST", "/play", Fault::ApplyLater { after: 50 }));
     let run = gljob_api(&server, &["play", "5", "--request-timeout", "1s"]);
     server.land_pending();
     assert_eq!(

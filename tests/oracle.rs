@@ -93,6 +93,7 @@ enum FaultKind {
     ApplyLater(usize),
     EmptyObject,
     Shift(&'static str),
+    IgnorePage,
     EchoToken,
 }
 
@@ -214,6 +215,7 @@ fn fault_spec() -> impl Strategy<Value = FaultSpec> {
         2 => (0usize..4).prop_map(FaultKind::ApplyLater),
         3 => Just(FaultKind::EmptyObject),
         4 => status_of(&["failed", "success"]).prop_map(FaultKind::Shift),
+        2 => Just(FaultKind::IgnorePage),
         1 => Just(FaultKind::EchoToken),
     ];
     (kind, any::<bool>(), 0usize..6, 1usize..3).prop_map(|(kind, post, skip, times)| FaultSpec {
@@ -422,11 +424,12 @@ fn server_for(case: &Case) -> (GitLab, Vec<String>) {
                 }
             }
             FaultKind::Shift(_) => continue,
+            FaultKind::IgnorePage => Fault::IgnorePage,
             FaultKind::EchoToken if excluded("echo") => continue,
             FaultKind::EchoToken => Fault::EchoToken { status: 401 },
         };
         let (method, path) = match kind {
-            Fault::ShiftBetweenPages { .. } => ("GET", "/pipelines/1000/jobs"),
+            Fault::ShiftBetweenPages { .. } | Fault::IgnorePage => ("GET", "/pipelines/1000/jobs"),
             _ => (method, "/api/v4/"),
         };
         server.fault(
