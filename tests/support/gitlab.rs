@@ -12,7 +12,16 @@
 //! - offset pagination headers, with `Link` on an external host, and no totals on the project list;
 //! - job timelines that advance one step each time the pipeline's job list (page 1) or a single job
 //!   is read, so tests drive state by request count, never by the clock;
-//! - payloads that fit GitLab's Job schemas (`tests/schemas/`).
+//! - payloads that fit GitLab's Job schemas (`tests/schemas/`);
+//! - jobs in several pipelines (a parent's and a child's): each job has its own `pipeline_id`, each
+//!   pipeline its own list, and a retry or replay lands in the job's own pipeline;
+//! - faults ([`Fault`], armed by a [`Rule`] with a method, a path, `skip` and `times`): a status and
+//!   body, silence, garbage, a trickle, truncated JSON, a write applied and then its answer lost
+//!   (at once, or later: [`Fault::ApplyLater`]), `200 {}` after applying, endless full pages, a retry
+//!   between two page reads, a body echoing the token. Slow answers go out on their own thread, so
+//!   one silent or trickling answer never blocks the server;
+//! - a record of every request ([`GitLab::requests`]) and of every write that took effect
+//!   ([`GitLab::applied`]), which tests and the oracle judge gljob by.
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
