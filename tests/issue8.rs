@@ -11,8 +11,8 @@ use std::time::Duration;
 use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Rule, Step};
 use support::net::Proxy;
 use support::{
-    Run, Stdout, assert_no_control, assert_no_secret, gljob, gljob_api, gljob_to, run_with_env,
-    run_within, runner_env,
+    Run, Stdout, URL_SECRET, assert_no_control, assert_no_secret, gljob, gljob_api, gljob_to,
+    run_with_env, run_within, runner_env,
 };
 
 const GITLAB_18: (u32, u32) = (18, 3);
@@ -296,8 +296,6 @@ fn c4_timeout_bounds_wait_play_retry_and_trace_against_any_server() {
 }
 
 // ---- 5. secrets never printed ---------------------------------------------------------------
-
-const URL_SECRET: &str = "glpat-URLuserinfoSECRET77";
 
 #[test]
 fn c5_url_userinfo_and_query_tokens_are_never_printed() {
