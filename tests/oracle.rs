@@ -26,8 +26,8 @@
 //! - at most one write (play, retry, cancel) applied per selected job per command, none for reads;
 //!   exactly one with no fault;
 //! - wall time within `--timeout` + 2 s;
-//! - no token in any output (the harness checks every run) and no raw control character in
-//!   stderr, nor in stdout except `trace`'s.
+//! - no token nor proxy password in any output, with or without `--verbose` (the harness checks
+//!   every run) and no raw control character in stderr, nor in stdout except `trace`'s.
 
 mod support;
 
@@ -35,7 +35,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
 use std::time::Duration;
 use support::gitlab::{API_TOKEN, Fault, GitLab, Job, Rule, Step};
-use support::{Stdout, control_char, run_within, runner_env};
+use support::net::Proxy;
+use support::{PROXY_PASSWORDS, Stdout, control_char, run_within, runner_env};
 
 const DEFAULT_SEED: u64 = 0x6c6a_6f62_2023_0008;
 const DEFAULT_CASES: u32 = 150;
@@ -118,6 +119,9 @@ struct Case {
     /// `play ID --wait` / `retry ID --wait` of a job of the parent pipeline (900), with a job of
     /// the same name in this pipeline that passed.
     foreign: bool,
+    /// Through a CONNECT proxy with credentials (`HTTP_PROXY`), whose password must never show.
+    proxied: bool,
+    verbose: bool,
 }
 
 const PARENT: u64 = 900;
@@ -245,6 +249,7 @@ fn case() -> impl Strategy<Value = Case> {
         proptest::bool::weighted(0.2),
         proptest::collection::vec(fault_spec(), 0..3),
         proptest::bool::weighted(0.3),
+        (proptest::bool::weighted(0.2), proptest::bool::weighted(0.3)),
     )
         .prop_map(
             |(
@@ -256,6 +261,7 @@ fn case() -> impl Strategy<Value = Case> {
                 allow_skipped,
                 faults,
                 foreign,
+                (proxied, verbose),
             )| {
                 let cmd = match cmd {
                     Cmd::TraceFollow if excluded("trace") => Cmd::Wait,
@@ -315,6 +321,8 @@ fn case() -> impl Strategy<Value = Case> {
                     foreign: foreign
                         && !excluded("foreign")
                         && matches!(cmd, Cmd::PlayWait | Cmd::RetryWait),
+                    proxied,
+                    verbose,
                 }
             },
         )
@@ -502,6 +510,9 @@ fn args_for(case: &Case, names: &[String], timeout: &str) -> Vec<String> {
         }
     }
     args.extend(["--request-timeout".into(), "300ms".into()]);
+    if case.verbose {
+        args.push("--verbose".into());
+    }
     args
 }
 
@@ -537,6 +548,17 @@ fn check_case(case: Case) -> Result<(), TestCaseError> {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut env = runner_env(&server);
     env.push(("GITLAB_TOKEN".into(), API_TOKEN.into()));
+    let _proxy = case.proxied.then(|| {
+        let proxy = Proxy::start();
+        env.push((
+            "HTTP_PROXY".into(),
+            format!(
+                "http://carrier:{}@127.0.0.1:{}",
+                PROXY_PASSWORDS[0], proxy.port
+            ),
+        ));
+        proxy
+    });
     let run = run_within(&argv, &env, Stdout::Piped, Duration::from_secs(30));
     let Some(run) = run else {
         return Err(TestCaseError::fail(format!(
