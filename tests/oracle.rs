@@ -122,6 +122,8 @@ struct Case {
     /// Through a CONNECT proxy with credentials (`HTTP_PROXY`), whose password must never show.
     proxied: bool,
     verbose: bool,
+    /// GitLab 19.0 (a replay answers with the new job) rather than 18.3 (with the old one).
+    gitlab_19: bool,
 }
 
 const PARENT: u64 = 900;
@@ -249,7 +251,11 @@ fn case() -> impl Strategy<Value = Case> {
         proptest::bool::weighted(0.2),
         proptest::collection::vec(fault_spec(), 0..3),
         proptest::bool::weighted(0.3),
-        (proptest::bool::weighted(0.2), proptest::bool::weighted(0.3)),
+        (
+            proptest::bool::weighted(0.2),
+            proptest::bool::weighted(0.3),
+            any::<bool>(),
+        ),
     )
         .prop_map(
             |(
@@ -261,7 +267,7 @@ fn case() -> impl Strategy<Value = Case> {
                 allow_skipped,
                 faults,
                 foreign,
-                (proxied, verbose),
+                (proxied, verbose, gitlab_19),
             )| {
                 let cmd = match cmd {
                     Cmd::TraceFollow if excluded("trace") => Cmd::Wait,
@@ -323,6 +329,7 @@ fn case() -> impl Strategy<Value = Case> {
                         && matches!(cmd, Cmd::PlayWait | Cmd::RetryWait),
                     proxied,
                     verbose,
+                    gitlab_19,
                 }
             },
         )
@@ -345,7 +352,7 @@ fn log_line(status: &str) -> Step {
 }
 
 fn server_for(case: &Case) -> (GitLab, Vec<String>) {
-    let server = GitLab::start((19, 0));
+    let server = GitLab::start(if case.gitlab_19 { (19, 0) } else { (18, 3) });
     let count = case.selected.len();
     let mut names = Vec::new();
     for (i, spec) in case.selected.iter().enumerate() {
