@@ -11,8 +11,8 @@ use std::time::Duration;
 use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Rule, Step};
 use support::net::Proxy;
 use support::{
-    Run, Stdout, assert_no_control, assert_no_secret, gljob, gljob_api, gljob_to, run_with_env,
-    run_within, runner_env,
+    Run, Stdout, URL_SECRET, assert_no_control, assert_no_secret, gljob, gljob_api, gljob_to,
+    run_with_env, run_within, runner_env,
 };
 
 const GITLAB_18: (u32, u32) = (18, 3);
@@ -27,6 +27,24 @@ fn no_stale_advice(run: &Run) {
             run.stderr
         );
     }
+}
+
+/// Runs `check`, noting `what` in `failures` if it panics: a test with many sub-cases reports
+/// every one that fails, not only the first.
+fn collect(failures: &mut Vec<String>, what: String, check: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).is_err() {
+        failures.push(what);
+    }
+}
+
+#[track_caller]
+fn report(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} sub-case(s) failed (each one's panic is printed above):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 // ---- 1. play --wait of another pipeline's finished manual job ----------------------------------
@@ -65,6 +83,7 @@ fn c1_play_wait_of_a_parent_pipelines_job_follows_the_attempt_in_its_own_pipelin
 
 #[test]
 fn c2_play_and_retry_wait_without_a_pipeline_never_send_then_exit_2() {
+    let mut failures = Vec::new();
     for action in ["play", "retry"] {
         let server = GitLab::start(GITLAB_18);
         let status = if action == "play" { "manual" } else { "failed" };
@@ -86,13 +105,17 @@ fn c2_play_and_retry_wait_without_a_pipeline_never_send_then_exit_2() {
             &[API, ("CI_PIPELINE_ID", None)],
         );
         let sent = server.requests().len();
-        assert!(
-            (run.code == 2 && sent == 0) || (run.code == 0 && server.applied().len() == 1),
-            "{action}: exit {} after {sent} requests\n{}",
-            run.code,
-            run.stderr
-        );
+        // Either a usage error before anything is sent, or (following the job's own pipeline
+        // from its payload) the right verdict.
+        if !((run.code == 2 && sent == 0) || (run.code == 0 && server.applied().len() == 1)) {
+            failures.push(format!(
+                "{action}: exit {} after {sent} requests: {}",
+                run.code,
+                run.stderr.trim_end()
+            ));
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
@@ -143,6 +166,44 @@ fn c3_a_cancel_applied_before_its_answer_was_lost_is_proven_and_exit_0() {
     gljob_api(&server, &["cancel", "1"]).expect(0);
     assert_eq!(server.applied(), [("cancel", 1)]);
     assert_eq!(server.requests_to("POST", "/cancel").len(), 1);
+}
+
+#[test]
+fn c3_plays_and_retries_applied_before_a_502_are_proven_by_the_read_back() {
+    let mut failures = Vec::new();
+    // A play whose job has already run to its end when read back: it left `manual`.
+    collect(&mut failures, "play read back success".into(), || {
+        let server = GitLab::start(GITLAB_18);
+        server.add([Job::new(5, "deploy", "deploy", "manual").after_play(&["success"])]);
+        server.fault(Fault::status("POST", "/play", 502, "<html>502</html>").apply_first());
+        let run = gljob_api(&server, &["play", "5"]);
+        no_stale_advice(&run);
+        run.expect(0);
+    });
+    // A retry of a parent pipeline's job: its new attempt is in the job's own pipeline (900).
+    collect(&mut failures, "retry in the parent pipeline".into(), || {
+        let server = GitLab::start(GITLAB_18);
+        server.add([Job::new(7, "flaky", "test", "failed").in_pipeline(900)]);
+        server.fault(Fault::status("POST", "/retry", 502, "<html>502</html>").apply_first());
+        let run = gljob_api(&server, &["retry", "7"]);
+        assert_eq!(server.applied(), [("retry", 7)]);
+        no_stale_advice(&run);
+        run.expect(0);
+    });
+    // A replayed finished manual job: a newer attempt exists.
+    collect(
+        &mut failures,
+        "replay of a finished manual job".into(),
+        || {
+            let server = GitLab::start(GITLAB_18);
+            server.add([Job::new(5, "deploy", "deploy", "failed").manual()]);
+            server.fault(Fault::status("POST", "/play", 502, "<html>502</html>").apply_first());
+            let run = gljob_api(&server, &["play", "5"]);
+            no_stale_advice(&run);
+            run.expect(0);
+        },
+    );
+    report(&failures);
 }
 
 // ---- 4. --timeout bounds every wait ---------------------------------------------------------
@@ -236,8 +297,6 @@ fn c4_timeout_bounds_wait_play_retry_and_trace_against_any_server() {
 
 // ---- 5. secrets never printed ---------------------------------------------------------------
 
-const URL_SECRET: &str = "glpat-URLuserinfoSECRET77";
-
 #[test]
 fn c5_url_userinfo_and_query_tokens_are_never_printed() {
     let server = GitLab::start(GITLAB_18);
@@ -250,6 +309,7 @@ fn c5_url_userinfo_and_query_tokens_are_never_printed() {
         format!("http://oauth2:{URL_SECRET}@[::1/api/v4"),
         format!("http://127.0.0.1:{port}/api/v4?private_token={URL_SECRET}"),
     ];
+    let mut failures = Vec::new();
     for root in &roots {
         for (args, how) in [
             (vec!["jobs", "--verbose"], "CI_API_V4_URL"),
@@ -259,26 +319,32 @@ fn c5_url_userinfo_and_query_tokens_are_never_printed() {
                 "--api-url",
             ),
         ] {
-            let run = gljob(&server, &args, &[API, ("CI_API_V4_URL", Some(root))]);
-            assert_no_secret(&run, &[URL_SECRET], &format!("{how} {root}"));
+            collect(&mut failures, format!("{how} {root} {args:?}"), || {
+                let run = gljob(&server, &args, &[API, ("CI_API_V4_URL", Some(root))]);
+                assert_no_secret(&run, &[URL_SECRET], &format!("{how} {root}"));
+            });
         }
         // CI_SERVER_URL alone (the API root derived from it).
         let server_url = root.trim_end_matches("/api/v4").to_string();
-        let run = gljob(
-            &server,
-            &["jobs", "--verbose"],
-            &[
-                API,
-                ("CI_API_V4_URL", None),
-                ("CI_SERVER_URL", Some(&server_url)),
-            ],
-        );
-        assert_no_secret(&run, &[URL_SECRET], &format!("CI_SERVER_URL {server_url}"));
+        collect(&mut failures, format!("CI_SERVER_URL {server_url}"), || {
+            let run = gljob(
+                &server,
+                &["jobs", "--verbose"],
+                &[
+                    API,
+                    ("CI_API_V4_URL", None),
+                    ("CI_SERVER_URL", Some(&server_url)),
+                ],
+            );
+            assert_no_secret(&run, &[URL_SECRET], &format!("CI_SERVER_URL {server_url}"));
+        });
     }
+    report(&failures);
 }
 
 #[test]
 fn c5_bodies_that_echo_the_token_and_proxy_passwords_are_never_printed() {
+    let mut failures = Vec::new();
     for status in [401, 403, 502] {
         for args in [
             vec!["job", "1", "--verbose", "--retries", "0"],
@@ -297,9 +363,11 @@ fn c5_bodies_that_echo_the_token_and_proxy_passwords_are_never_printed() {
             let server = GitLab::start(GITLAB_18);
             server.add([Job::new(1, "build", "build", "running")]);
             server.fault(Rule::new("", "/", Fault::EchoToken { status }).forever());
-            let run = gljob(&server, &args, &[API]);
-            // The harness also checks every run for the three test tokens.
-            assert_no_secret(&run, &[API_TOKEN, JOB_TOKEN], &format!("{status} {args:?}"));
+            collect(&mut failures, format!("{status} echoing {args:?}"), || {
+                let run = gljob(&server, &args, &[API]);
+                // The harness also checks every run for the three test tokens.
+                assert_no_secret(&run, &[API_TOKEN, JOB_TOKEN], &format!("{status} {args:?}"));
+            });
         }
     }
     let server = GitLab::start(GITLAB_18);
@@ -309,13 +377,16 @@ fn c5_bodies_that_echo_the_token_and_proxy_passwords_are_never_printed() {
         format!("http://carrier:{password}@127.0.0.1:{}", proxy.port),
         format!("http://carrier:{password}@127.0.0.1:9"),
     ] {
-        let run = gljob(
-            &server,
-            &["jobs", "--verbose", "--retries", "0"],
-            &[("HTTP_PROXY", Some(&proxy_url))],
-        );
-        assert_no_secret(&run, &[password, "w0rdXYZ", "carrier:Pa55"], &proxy_url);
+        collect(&mut failures, format!("HTTP_PROXY {proxy_url}"), || {
+            let run = gljob(
+                &server,
+                &["jobs", "--verbose", "--retries", "0"],
+                &[("HTTP_PROXY", Some(&proxy_url))],
+            );
+            assert_no_secret(&run, &[password, "w0rdXYZ", "carrier:Pa55"], &proxy_url);
+        });
     }
+    report(&failures);
 }
 
 // ---- 6. consistent snapshots across pages -----------------------------------------------------
@@ -389,17 +460,19 @@ fn c8_control_characters_from_gitlab_are_shown_escaped() {
     job.failure_reason = Some("script\u{1b}]0;owned\u{7}_failure\r".into());
     job.web_url = Some("https://gitlab.example.com/\u{1b}[2Jjobs/7\r\n".into());
     server.add([job]);
+    let mut failures = Vec::new();
     for args in [
         vec!["jobs"],
         vec!["job", "7"],
-        vec!["job", "7", "--field", "name"],
         vec!["wait", "7", "--interval", "5ms"],
         vec!["check", "7"],
         vec!["check", "7", "--status", "success"],
         vec!["bridges"],
     ] {
-        let run = gljob(&server, &args, &[API]);
-        assert_no_control(&run, true, &format!("{args:?}"));
+        collect(&mut failures, format!("{args:?}"), || {
+            let run = gljob(&server, &args, &[API]);
+            assert_no_control(&run, true, &format!("{args:?}"));
+        });
     }
     // GitLab's (or a proxy's) message with ESC and CR/LF.
     server.fault(
@@ -411,9 +484,11 @@ fn c8_control_characters_from_gitlab_are_shown_escaped() {
         )
         .forever(),
     );
-    let run = gljob(&server, &["job", "7", "--retries", "0"], &[API]);
-    assert_no_control(&run, true, "error message");
-    run.expect(3);
+    collect(&mut failures, "GitLab's message".into(), || {
+        let run = gljob(&server, &["job", "7", "--retries", "0"], &[API]);
+        assert_no_control(&run, true, "error message");
+        run.expect(3);
+    });
 
     // --json is GitLab's JSON unchanged; trace keeps the log's bytes.
     let server = GitLab::start(GITLAB_18);
@@ -428,11 +503,13 @@ fn c8_control_characters_from_gitlab_are_shown_escaped() {
         .expect("an array")
         .iter()
         .find(|job| job["id"] == 7)
-        .expect("job 7");
+        .expect("job 7 in the list");
     assert_eq!(evil["name"], EVIL_NAME);
+    assert_eq!(evil["web_url"], "https://x/\u{1b}");
     let run = gljob_api(&server, &["trace", "7"]);
     run.expect(0);
     assert_eq!(run.stdout, b"\x1b[31mred\x1b[0m\r\n");
+    report(&failures);
 }
 
 // ---- 9. unknown write outcomes --------------------------------------------------------------
@@ -441,8 +518,8 @@ fn c8_control_characters_from_gitlab_are_shown_escaped() {
 fn c9_a_play_that_lands_after_its_answer_timed_out_is_unknown_not_retry_advice() {
     let server = GitLab::start(GITLAB_18);
     server.add([Job::new(5, "deploy", "deploy", "manual")]);
-    // No answer; the play lands only after the next five requests (after any read-back).
-    server.fault(Rule::new("POST", "/play", Fault::ApplyLater { after: 5 }));
+    // No answer; the play lands only after 50 more requests (long after any read-back).
+    server.fault(Rule::new("POST", "/play", Fault::ApplyLater { after: 50 }));
     let run = gljob_api(&server, &["play", "5", "--request-timeout", "1s"]);
     server.land_pending();
     assert_eq!(
@@ -544,11 +621,14 @@ fn c11_a_garbage_page_then_a_good_one_succeeds() {
 
 // ---- 12. usage errors send nothing ------------------------------------------------------------
 
+/// Arguments, variables set (or removed), and what the message must name.
+type UsageCase<'a> = (Vec<&'a str>, Vec<(&'a str, Option<&'a str>)>, &'a str);
+
 #[test]
 fn c12_usage_errors_are_exit_2_with_nothing_sent() {
     let server = GitLab::start(GITLAB_18);
     server.add([Job::new(1, "build", "build", "success")]);
-    let cases: Vec<(Vec<&str>, Vec<(&str, Option<&str>)>, &str)> = vec![
+    let cases: Vec<UsageCase> = vec![
         (
             vec!["jobs", "--request-timeout", "0"],
             vec![],
@@ -586,20 +666,33 @@ fn c12_usage_errors_are_exit_2_with_nothing_sent() {
             "GITLAB_TOKEN",
         ),
     ];
+    // Every case is tried, and all that fail are reported together.
+    let mut failures = Vec::new();
     for (args, extra, named) in cases {
         let before = server.requests().len();
-        let run = gljob(&server, &args, &extra);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gljob(&server, &args, &extra)
+        }));
         let sent = server.requests().len() - before;
-        assert_eq!(
-            (run.code, sent),
-            (2, 0),
-            "{args:?} {extra:?}: exit and requests sent\n{}",
-            run.stderr
-        );
-        run.says(named);
-        assert_no_secret(&run, &["EVILvalue", "X-Injected"], &format!("{extra:?}"));
+        let what = format!("{args:?} {extra:?}");
+        let run = match result {
+            Ok(run) => run,
+            Err(_) => {
+                failures.push(format!("{what}: printed a token (see above)"));
+                continue;
+            }
+        };
+        if (run.code, sent) != (2, 0) {
+            failures.push(format!(
+                "{what}: exit {} after {sent} requests (want 2 after none): {}",
+                run.code,
+                run.stderr.trim_end()
+            ));
+            continue;
+        }
+        let mut wanted = vec![named];
         if named == "sucess" {
-            for status in [
+            wanted.extend([
                 "created",
                 "waiting_for_resource",
                 "preparing",
@@ -613,11 +706,23 @@ fn c12_usage_errors_are_exit_2_with_nothing_sent() {
                 "skipped",
                 "manual",
                 "scheduled",
-            ] {
-                run.says(status);
+            ]);
+        }
+        for word in wanted {
+            if !run.stderr.contains(word) {
+                failures.push(format!(
+                    "{what}: the message lacks {word:?}: {}",
+                    run.stderr.trim_end()
+                ));
+            }
+        }
+        for secret in ["EVILvalue", "X-Injected"] {
+            if run.stderr.contains(secret) || run.out().contains(secret) {
+                failures.push(format!("{what}: printed the variable's value"));
             }
         }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The harness is not fooled: the same environment without the bad value does send.
     let env = runner_env(&server);
     run_with_env(&["jobs"], &env).expect(0);

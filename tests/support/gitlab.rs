@@ -12,7 +12,16 @@
 //! - offset pagination headers, with `Link` on an external host, and no totals on the project list;
 //! - job timelines that advance one step each time the pipeline's job list (page 1) or a single job
 //!   is read, so tests drive state by request count, never by the clock;
-//! - payloads that fit GitLab's Job schemas (`tests/schemas/`).
+//! - payloads that fit GitLab's Job schemas (`tests/schemas/`);
+//! - jobs in several pipelines (a parent's and a child's): each job has its own `pipeline_id`, each
+//!   pipeline its own list, and a retry or replay lands in the job's own pipeline;
+//! - faults ([`Fault`], armed by a [`Rule`] with a method, a path, `skip` and `times`): a status and
+//!   body, silence, garbage, a trickle, truncated JSON, a write applied and then its answer lost
+//!   (at once, or later: [`Fault::ApplyLater`]), `200 {}` after applying, endless full pages, a retry
+//!   between two page reads, a body echoing the token. Slow answers go out on their own thread, so
+//!   one silent or trickling answer never blocks the server;
+//! - a record of every request ([`GitLab::requests`]) and of every write that took effect
+//!   ([`GitLab::applied`]), which tests and the oracle judge gljob by.
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
@@ -1355,13 +1364,16 @@ fn play(state: &mut State, request: &Recorded, id: u64) -> Answer {
     }
     state.applied.push(("play", id));
     if job.is_final() {
-        // Ci::PlayBuildService retries a finished manual job, and jobs.rb still presents the
-        // original job object.
+        // Ci::PlayBuildService retries a finished manual job; before 18.10 jobs.rb still
+        // presents the original job object, from 18.10 the new one (gitlab-behaviour.md §10).
         let after = job.after_play.clone();
         let new_id = state.clone_as_new_attempt(id, "pending");
         if let Some(new) = state.job_mut(new_id) {
             new.timeline = after;
             new.played_with = variables;
+        }
+        if state.version >= (18, 10) {
+            return Answer::json(200, render(state.job(new_id).expect("created")));
         }
         return Answer::json(200, render(&job));
     }

@@ -196,11 +196,23 @@ pub fn run_within(
     Some(run)
 }
 
-/// No token, nor a recognisable part of one, may appear in anything gljob prints.
+/// Passwords the tests put in URLs (userinfo, proxy credentials): searched for in every run too.
+pub const URL_SECRET: &str = "glpat-URLuserinfoSECRET77";
+pub const PROXY_PASSWORDS: [&str; 2] = ["Pr0xySecret", "Pa55/w0rdXYZ"];
+
+/// No token, nor a recognisable part of one, nor a URL's password, may appear in anything gljob
+/// prints.
 #[track_caller]
 pub fn assert_no_token(run: &Run, args: &[&str]) {
     let stdout = run.out();
-    for token in [JOB_TOKEN, API_TOKEN, READ_TOKEN] {
+    for password in PROXY_PASSWORDS {
+        assert!(
+            !stdout.contains(password) && !run.stderr.contains(password),
+            "gljob {args:?} printed a proxy password\n--- stdout\n{stdout}\n--- stderr\n{}",
+            run.stderr
+        );
+    }
+    for token in [JOB_TOKEN, API_TOKEN, READ_TOKEN, URL_SECRET] {
         for needle in [token, &token[token.len() - 12..]] {
             assert!(
                 !stdout.contains(needle) && !run.stderr.contains(needle),
