@@ -139,7 +139,24 @@ fn prepare(
         // Names and stages are looked up in the configured pipeline: say so before any request.
         context.config.pipeline_id()?;
     }
-    context.target_ids(selectors)
+    let mut targets = context.target_ids(selectors)?;
+    // A play or retry of a job given by id reads it first: its status before the write is what
+    // a read-back after a lost answer is compared with (a play of a `manual` job that has since
+    // run to its end took effect; a replay of a finished one took effect only if a newer attempt
+    // exists), and an archived job is refused before anything is written.
+    if matches!(route.action, Some("play" | "retry")) {
+        for target in targets.iter_mut().filter(|t| t.known.is_none()) {
+            let listed = context.single_job(&target.project, target.id)?;
+            let at = context
+                .pipeline_of(&listed, None)
+                .unwrap_or_else(|| PipelineAt {
+                    project: target.project.clone(),
+                    id: 0,
+                });
+            target.known = Some(super::Picked { listed, at });
+        }
+    }
+    Ok(targets)
 }
 
 /// The job's status when GitLab refused to act on it, from the read that resolved it or, for a
@@ -240,10 +257,16 @@ pub fn play(
     // A play took effect when the job left manual/scheduled, or, for a finished manual job, when a
     // newer attempt of it exists in its own pipeline.
     let read_back = |target: &Target| -> Result<Proof> {
+        let before = target.known.as_ref().map(|k| k.listed.job.status.clone());
+        let at = target.known.as_ref().map(|k| k.at.clone());
         let job = context.single_job(&target.project, target.id)?;
+        let replay = before.as_ref().is_some_and(Status::is_final);
         Ok(match job.job.status {
             Status::Manual | Status::Scheduled => Proof::NotSeen(seen(&job)),
-            ref status if status.is_final() => match context.newer_attempt(&job, None)? {
+            // It was waiting to be played and has run since: the play took effect.
+            ref status if status.is_final() && !replay => Proof::Applied(Box::new(job)),
+            // A replay takes effect as a new attempt.
+            ref status if status.is_final() => match context.newer_attempt(&job, at.as_ref())? {
                 Some(new) => Proof::Applied(Box::new(new)),
                 None => Proof::NotSeen(format!("{} and has no newer attempt yet", seen(&job))),
             },
@@ -298,7 +321,13 @@ pub fn play(
     // Playing a finished manual job makes GitLab create a new attempt in the job's own pipeline
     // while answering with the old, finished job: that answer is never judged.
     let applied = played.into_iter().zip(&targets).map(|(job, target)| {
-        let replayed_from = job.job.status.is_final().then_some(job.job.id);
+        // A replay (the job had finished before the play) is judged only on a newer attempt,
+        // whatever GitLab answered (the old job before 18.10, the new one since).
+        let finished_before = target
+            .known
+            .as_ref()
+            .is_some_and(|k| k.listed.job.status.is_final());
+        let replayed_from = finished_before.then_some(target.id);
         Applied {
             job,
             at: target.known.as_ref().map(|k| k.at.clone()),
