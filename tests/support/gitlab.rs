@@ -1972,7 +1972,9 @@ fn tree_project_route(
     let tree_list_route = state.tree.per_pipeline
         && matches!(
             (method, rest),
-            ("GET", ["pipelines", _, "jobs" | "bridges"]) | ("GET", ["jobs"])
+            ("GET", ["pipelines", _, "jobs" | "bridges"])
+                | ("GET", ["jobs"])
+                | (_, ["jobs", _, ..])
         );
     if !(other || trigger_jobs || keyset || play_or_retry || tree_list_route) {
         return None;
