@@ -133,8 +133,11 @@ fn body(request: &Recorded) -> Value {
     })
 }
 
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start().len()
+/// The column (in characters) where `name` starts on `line`: how deep it is indented, whatever
+/// draws the indentation (spaces or box-drawing characters).
+fn column(line: &str, name: &str) -> usize {
+    let at = line.find(name).expect("the name is on the line");
+    line[..at].chars().count()
 }
 
 /// The first stdout line holding `part`.
@@ -264,7 +267,6 @@ fn a_finished_downstream_pipeline_is_not_read_again() {
 fn a_trigger_job_that_fails_before_creating_its_pipeline_is_exit_1_in_one_line() {
     // Running (no pipeline yet) on the first read, failed on the second.
     let server = GitLab::start(V19_2);
-    server.state().tree.per_pipeline = true;
     server.add([
         Job::new(1, "build", "build", "success"),
         Job::new(10, "docs", "deploy", "running")
@@ -276,7 +278,7 @@ fn a_trigger_job_that_fails_before_creating_its_pipeline_is_exit_1_in_one_line()
     ]);
     let run = with_job_token(&server, &["wait", "docs::*", "build"]);
     run.expect(1);
-    let line = one_line_with(&run, &["docs", "(#10)", "NOT PASSED"]);
+    let line = one_line_with(&run, &["docs", "#10", "NOT PASSED"]);
     assert!(line.contains("failed"), "{line}");
     one_line_with(&run, &["passed", "build (#1)"]);
     assert_eq!(
@@ -294,7 +296,7 @@ fn a_trigger_job_that_fails_before_creating_its_pipeline_is_exit_1_in_one_line()
         server.add([Job::new(10, "docs", "deploy", status).bridge(None)]);
         let run = with_job_token(&server, &["wait", "docs::lint"]);
         run.expect(1);
-        let line = one_line_with(&run, &["docs", "(#10)", "NOT PASSED"]);
+        let line = one_line_with(&run, &["docs", "#10", "NOT PASSED"]);
         assert!(line.contains(status), "{line}");
         assert_eq!(
             server.list_reads(1000, "trigger_jobs"),
@@ -332,10 +334,10 @@ fn a_downstream_pipeline_created_late_is_waited_for() {
         .iter()
         .filter(|r| r.path.ends_with("/pipelines/1000/trigger_jobs"))
         .count();
-    assert_eq!(
-        trigger_reads_before,
-        3,
-        "the third read of the trigger jobs showed the pipeline\n{}",
+    // The third read shows it; the child is read in that round or the next.
+    assert!(
+        (3..=4).contains(&trigger_reads_before),
+        "{trigger_reads_before} reads of the trigger jobs before the child's\n{}",
         log(&server)
     );
     assert_eq!(server.list_reads(2000, "jobs"), 3, "{}", log(&server));
@@ -725,10 +727,13 @@ fn bridges_tree_prints_the_whole_tree_indented() {
     let (p3000_at, _) = stdout_line(&run, "3000");
     let (publish_at, publish) = stdout_line(&run, "publish");
     stdout_line(&run, "1000");
-    assert_eq!(indent(&compile), indent(&docs), "siblings\n{}", run.out());
-    assert_eq!(indent(&spell), indent(&pages), "siblings\n{}", run.out());
-    assert!(indent(&docs) < indent(&spell), "{}", run.out());
-    assert!(indent(&pages) < indent(&publish), "{}", run.out());
+    let (compile, docs) = (column(&compile, "compile"), column(&docs, "docs"));
+    let (spell, pages) = (column(&spell, "spellcheck"), column(&pages, "pages"));
+    let publish = column(&publish, "publish");
+    assert_eq!(compile, docs, "siblings\n{}", run.out());
+    assert_eq!(spell, pages, "siblings\n{}", run.out());
+    assert!(docs < spell, "{}", run.out());
+    assert!(pages < publish, "{}", run.out());
     assert!(docs_at <= p2000_at && p2000_at < spell_at, "{}", run.out());
     assert!(
         pages_at <= p3000_at && p3000_at < publish_at,
@@ -1216,6 +1221,8 @@ fn server_trigger_jobs_downstream_pipelines_and_the_allowlist() {
             None,
         );
         assert_eq!((status, body), (404, json!({"message": "404 Not found"})));
+        let (status, _, _) = http(&server, "GET", "/projects/42/pipelines/2000", JOB, None);
+        assert_eq!(status, 404);
     }
     let (_, _, body) = http(
         &server,
@@ -1229,6 +1236,8 @@ fn server_trigger_jobs_downstream_pipelines_and_the_allowlist() {
     assert_eq!(downstream["project_id"], 42);
     assert_eq!(downstream["source"], "parent_pipeline");
     assert_eq!(downstream["status"], "pending");
+    let (status, _, pipeline) = http(&server, "GET", "/projects/42/pipelines/2000", JOB, None);
+    assert_eq!((status, pipeline["id"].clone()), (200, json!(2000)));
     // Reading the child's list advances the child's jobs only.
     let (_, _, body) = http(
         &server,

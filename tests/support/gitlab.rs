@@ -508,7 +508,10 @@ impl GitLab {
             tick_on_reads: true,
             initial_jobs: Vec::new(),
             external_root: EXTERNAL_ROOT.to_string(),
-            tree: Tree::default(),
+            tree: Tree {
+                per_pipeline: true,
+                ..Tree::default()
+            },
         }));
         let thread = {
             let server = Arc::clone(&server);
@@ -1532,10 +1535,12 @@ pub const REVISION: &str = "6b2c0d1a9f3";
 pub struct Tree {
     pub pipelines: Vec<Pipeline>,
     pub projects: Vec<Project>,
-    /// Ticks per pipeline (on as soon as a pipeline or a project is added): a read of pipeline
-    /// P's job list (page 1) advances P's builds only, a read of P's trigger jobs (`/bridges` or
-    /// `/trigger_jobs`, page 1) advances P's trigger jobs only, a single job read advances that
-    /// job. Off, the routes above advance every job on each pipeline job list read.
+    /// Ticks per pipeline (on by default): a read of pipeline P's job list (page 1) advances P's
+    /// builds only, a read of P's trigger jobs (`/bridges` or `/trigger_jobs`, page 1) advances
+    /// P's trigger jobs only, a single job read advances that job. So a client that follows only
+    /// a trigger job (and reads only the trigger jobs list) still sees it move. Off, the routes
+    /// above advance every job of every pipeline on each pipeline job list read, and trigger job
+    /// lists advance nothing (the model before issue 9).
     pub per_pipeline: bool,
 }
 
@@ -1857,8 +1862,8 @@ impl State {
 }
 
 impl GitLab {
-    /// Adds a pipeline and its jobs (their `pipeline_id` is set to it), and turns on ticks per
-    /// pipeline ([`Tree::per_pipeline`]). A trigger job points at it with `.bridge(Some(id))`
+    /// Adds a pipeline and its jobs (their `pipeline_id` is set to it); ticks per pipeline
+    /// ([`Tree::per_pipeline`]) are turned on if they were off. A trigger job points at it with `.bridge(Some(id))`
     /// (created now) or [`Job::creates_downstream_on_tick`] (with [`Pipeline::late`]).
     ///
     /// A tree of three levels, `a::b::job`:
@@ -1878,7 +1883,7 @@ impl GitLab {
         self.add(jobs.into_iter().map(|j| j.in_pipeline(id)));
     }
 
-    /// Adds a project (turns on ticks per pipeline too).
+    /// Adds a project (and turns on ticks per pipeline if they were off).
     pub fn add_project(&self, project: Project) {
         let mut state = self.state();
         state.tree.per_pipeline = true;
@@ -1973,6 +1978,7 @@ fn tree_project_route(
         && matches!(
             (method, rest),
             ("GET", ["pipelines", _, "jobs" | "bridges"])
+                | ("GET", ["pipelines", _])
                 | ("GET", ["jobs"])
                 | (_, ["jobs", _, ..])
         );
@@ -1984,6 +1990,9 @@ fn tree_project_route(
         ("GET", ["pipelines", _, "jobs"]) => (JobTokenRoute::From(18, 0), true),
         ("GET", ["pipelines", _, "bridges"]) => (JobTokenRoute::From(19, 0), true),
         ("GET", ["pipelines", _, "trigger_jobs"]) => (JobTokenRoute::From(19, 2), true),
+        // `GET /projects/:id/pipelines/:pipeline_id`: job token in pipelines.rb@19.2, not 18.x
+        // (§3.2); 19.2 is the first release read with it.
+        ("GET", ["pipelines", _]) => (JobTokenRoute::From(19, 2), true),
         ("GET", ["pipelines", ..]) => (JobTokenRoute::Never, true),
         _ => (JobTokenRoute::Never, false),
     };
@@ -2015,6 +2024,13 @@ fn tree_project_route(
                 list @ ("jobs" | "bridges" | "trigger_jobs"),
             ],
         ) => pipeline_list(state, request, project, pipeline, list),
+        ("GET", ["pipelines", pipeline]) => match pipeline.parse::<u64>() {
+            Ok(p) if state.pipeline_exists(project, p) => {
+                Answer::json(200, render_pipeline(state, p))
+            }
+            Ok(_) => Answer::message(404, "404 Not found"),
+            Err(_) => Answer::json(400, json!({"error": "pipeline_id is invalid"})),
+        },
         (_, ["jobs", id, action @ ..]) => {
             let Ok(id) = id.parse::<u64>() else {
                 return Some(Answer::json(400, json!({"error": "job_id is invalid"})));
