@@ -308,6 +308,50 @@ fn a_trigger_job_that_fails_before_creating_its_pipeline_is_exit_1_in_one_line()
     }
 }
 
+/// Several selectors under one trigger job that ends without its pipeline: still one verdict
+/// line for everything under it, and the trigger job's change is shown once (one progress line
+/// per change), however many selectors go through it.
+#[test]
+fn everything_under_a_failed_trigger_job_is_one_verdict_line() {
+    let server = GitLab::start(V19_2);
+    server.add([Job::new(10, "docs", "deploy", "running")
+        .bridge(None)
+        .steps(vec![
+            vec![],
+            vec![Step::Fail("downstream_pipeline_creation_failed")],
+        ])]);
+    let run = with_job_token(&server, &["wait", "docs::lint", "docs::spell", "docs::*"]);
+    run.expect(1);
+    let verdicts: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("NOT PASSED"))
+        .collect();
+    assert_eq!(
+        verdicts.len(),
+        1,
+        "one line for everything under docs\n{}",
+        run.stderr
+    );
+    assert!(
+        verdicts[0].contains("docs") && verdicts[0].contains("#10"),
+        "{}",
+        verdicts[0]
+    );
+    let changes = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("#10") && l.contains("-> failed"))
+        .count();
+    assert_eq!(changes, 1, "one progress line per change\n{}", run.stderr);
+    assert_eq!(
+        server.list_reads(1000, "trigger_jobs"),
+        2,
+        "{}",
+        log(&server)
+    );
+}
+
 /// While the trigger job has no downstream pipeline (`downstream_pipeline: null`), `wait` waits
 /// for it; the child pipeline is asked for only once the trigger job names it.
 #[test]
