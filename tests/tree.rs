@@ -418,6 +418,29 @@ fn job_token_on_19_0_and_19_1_falls_back_to_bridges_once_per_run() {
     }
 }
 
+/// Only the catch-all's body (`{"error":"404 Not Found"}`: no such route) means "use
+/// `/bridges`"; a 404 with a `message` is an answer of the route itself (§10.1): exit 3, and
+/// `/bridges` is not tried.
+#[test]
+fn a_real_404_of_trigger_jobs_is_not_a_reason_to_fall_back() {
+    let server = one_child(V19_2, 1);
+    server.fault(Fault::status(
+        "GET",
+        "/trigger_jobs",
+        404,
+        r#"{"message":"404 Project Not Found"}"#,
+    ));
+    let run = with_job_token(&server, &["wait", "docs::lint-docs"]);
+    run.expect(3).says("404 Project Not Found");
+    assert!(
+        requests_with(&server, "/bridges").is_empty(),
+        "{}",
+        log(&server)
+    );
+    assert_eq!(requests_with(&server, "/trigger_jobs").len(), 1);
+    assert!(requests_with(&server, "/pipelines/2000").is_empty());
+}
+
 /// 18.3 with an access token (`read_api`): `/trigger_jobs` does not exist (one 404), `/bridges`
 /// takes the token. With the job token alone, 18.3 cannot read trigger jobs at all: exit 3 naming
 /// GITLAB_TOKEN, and the child pipeline is never asked for.
