@@ -81,12 +81,50 @@ pub enum Track {
     ById { project: String },
 }
 
-/// What a followed trigger job stands for while it has not created its pipeline: the selector for
-/// that pipeline, and the path the user wrote (`deploy-eu::smoke`).
+/// What a followed trigger job stands for while it has not created its pipeline: each selector
+/// for that pipeline, with the path the user wrote (`deploy-eu::smoke`). Several selectors below
+/// one trigger job share one entry, so it is read, reported and judged once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Downstream {
-    pub rest: Selector,
-    pub path: String,
+    pub wanted: Vec<(Selector, String)>,
+}
+
+impl Downstream {
+    /// `deploy-eu::smoke, deploy-eu::e2e`.
+    pub fn paths(&self) -> String {
+        self.wanted
+            .iter()
+            .map(|(_, path)| path.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Merges entries that stand for the same thing: a job followed twice (two selectors found it)
+/// is followed once, and selectors below the same trigger job share its entry.
+pub fn merge_duplicates(followed: Vec<Followed>) -> Vec<Followed> {
+    let mut merged: Vec<Followed> = Vec::with_capacity(followed.len());
+    for f in followed {
+        let same = merged.iter_mut().find(|m| {
+            m.current.kind == f.current.kind
+                && m.current.job.id == f.current.job.id
+                && m.awaiting.is_some() == f.awaiting.is_some()
+        });
+        match (same, f.awaiting) {
+            (Some(existing), Some(downstream)) => {
+                if let Some(mine) = &mut existing.awaiting {
+                    for wanted in downstream.wanted {
+                        if !mine.wanted.contains(&wanted) {
+                            mine.wanted.push(wanted);
+                        }
+                    }
+                }
+            }
+            (Some(_), None) => {}
+            (None, awaiting) => merged.push(Followed { awaiting, ..f }),
+        }
+    }
+    merged
 }
 
 #[derive(Debug, Clone)]
@@ -367,7 +405,9 @@ pub fn report(followed: &[Followed], outcome: Outcome, policy: Policy) {
             };
             say::line(&format!(
                 "{mark}: {}: trigger job {} (#{}) {state}",
-                downstream.path, job.name, job.id
+                downstream.paths(),
+                job.name,
+                job.id
             ));
             continue;
         }

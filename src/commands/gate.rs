@@ -29,7 +29,7 @@ pub fn wait(context: &Context, selectors: &[Selector], options: WaitOptions) -> 
         .into_iter()
         .map(|selection| follow_selection(context, selection))
         .collect();
-    follow(context, followed, options)
+    follow(context, wait::merge_duplicates(followed), options)
 }
 
 /// A selected job, followed by name in its own pipeline; or a trigger job followed until it
@@ -40,8 +40,7 @@ fn follow_selection(context: &Context, selection: Selection) -> Followed {
         Selection::Awaiting(awaiting) => {
             let mut followed = Followed::new(awaiting.bridge, Track::ByName { at: awaiting.at });
             followed.awaiting = Some(Downstream {
-                rest: awaiting.rest,
-                path: awaiting.path,
+                wanted: vec![(awaiting.rest, awaiting.path)],
             });
             followed
         }
@@ -126,27 +125,34 @@ impl Source for TreeSource<'_> {
                 index += 1;
                 continue;
             };
-            let prefix = downstream
-                .path
-                .strip_suffix(&downstream.rest.text())
-                .unwrap_or_default()
-                .to_string();
-            let found = context.resolve_in(&child, &downstream.rest, &prefix, 1)?;
+            let mut replacement: Vec<Followed> = Vec::new();
+            for (rest, path) in &downstream.wanted {
+                let prefix = path
+                    .strip_suffix(&rest.text())
+                    .unwrap_or_default()
+                    .to_string();
+                let found = context.resolve_in(&child, rest, &prefix, 1)?;
+                replacement.extend(
+                    found
+                        .into_iter()
+                        .map(|selection| follow_selection(context, selection)),
+                );
+            }
             say::line(&format!(
                 "gljob: {} (#{}) created pipeline {}; following {} there",
                 f.current.job.name,
                 f.current.job.id,
                 child.id,
-                downstream.rest.describe()
+                downstream.paths()
             ));
-            let replacement: Vec<Followed> = found
-                .into_iter()
-                .map(|selection| follow_selection(context, selection))
-                .collect();
+            let replacement = wait::merge_duplicates(replacement);
             let added = replacement.len();
             followed.splice(index..=index, replacement);
             index += added;
         }
+        // Two trigger jobs' pipelines may hold what one selector picked twice.
+        let all = std::mem::take(followed);
+        *followed = wait::merge_duplicates(all);
         Ok(())
     }
 }
@@ -235,7 +241,7 @@ fn write_junit(
         .map(|f| junit::Case {
             job: &f.current,
             awaiting_new_attempt: f.newer_than.is_some(),
-            below: f.awaiting.as_ref().map(|d| d.path.clone()),
+            below: f.awaiting.as_ref().map(Downstream::paths),
         })
         .collect();
     junit::write(path, &junit::render(suite, &cases, policy, ending)).inspect_err(|err| {
@@ -259,9 +265,15 @@ pub fn check(
             Selection::Job(picked) => picked.listed,
             // Nothing below a trigger job that has not created its pipeline has passed.
             Selection::Awaiting(awaiting) => {
-                failing += 1;
-                say::line(&format!("not passed: {}", awaiting.describe()));
-                cases_jobs.push((awaiting.bridge, Some(awaiting.path)));
+                // Said once per trigger job, however many selectors go below it.
+                if !cases_jobs
+                    .iter()
+                    .any(|(job, below)| below.is_some() && job.job.id == awaiting.bridge.job.id)
+                {
+                    failing += 1;
+                    say::line(&format!("not passed: {}", awaiting.describe()));
+                    cases_jobs.push((awaiting.bridge, Some(awaiting.path)));
+                }
                 continue;
             }
         };
