@@ -1,7 +1,7 @@
 //! The GitLab test server as a program: try gljob without a GitLab, and benchmark it.
 //!
 //! ```sh
-//! cargo run --example fake_gitlab                      # the demo pipeline on 127.0.0.1:8080
+//! cargo run --example fake_gitlab                      # the demo pipeline on a free port
 //! cargo run --example fake_gitlab -- --scenario bench  # 1,000 jobs, 50 to wait on, a 50 MB log
 //! cargo run --example fake_gitlab -- --tls DIR         # HTTPS with its own CA, written to DIR/ca.pem
 //! ```
@@ -26,7 +26,8 @@ struct Options {
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
-        port: 8080,
+        // A free port, chosen by the system: the quick start must not fail on a busy one.
+        port: 0,
         scenario: "demo".into(),
         tick: Duration::from_secs(1),
         tls_dir: None,
@@ -128,7 +129,13 @@ fn main() {
             std::thread::park();
         }
     }
-    let server = GitLab::start_on(&format!("127.0.0.1:{}", options.port), (18, 3));
+    let server = match GitLab::try_start_on(&format!("127.0.0.1:{}", options.port), (18, 3)) {
+        Ok(server) => server,
+        Err(why) => {
+            eprintln!("fake_gitlab: {why}; choose another with --port N, or leave --port out for a free one");
+            std::process::exit(1);
+        }
+    };
     match options.scenario.as_str() {
         "demo" => demo(&server),
         "bench" => {
@@ -152,6 +159,18 @@ fn main() {
         options.scenario, server.url
     );
     let by_clock = !server.state().tick_on_reads;
+    // The demo pipeline's clock starts with the first API request, so the first `gljob wait`
+    // sees jobs change state, however long the build before it took.
+    if by_clock {
+        while !server
+            .state()
+            .requests
+            .iter()
+            .any(|r| r.path.contains("/api/v4/"))
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     loop {
         std::thread::sleep(options.tick);
         if by_clock {

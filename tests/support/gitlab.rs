@@ -492,11 +492,22 @@ impl GitLab {
     }
 
     pub fn start_on(address: &str, version: (u32, u32)) -> GitLab {
-        let listener = std::net::TcpListener::bind(address).expect("bind the test server");
+        Self::try_start_on(address, version).expect("start the test server")
+    }
+
+    /// [`GitLab::start_on`], saying why when the address cannot be had (a busy port).
+    pub fn try_start_on(address: &str, version: (u32, u32)) -> Result<GitLab, String> {
+        let listener = std::net::TcpListener::bind(address)
+            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
         without_nagle(&listener);
-        let server =
-            Arc::new(Server::from_listener(listener, None).expect("serve on the listener"));
-        let port = server.server_addr().to_ip().expect("an IP listener").port();
+        let server = Arc::new(
+            Server::from_listener(listener, None).map_err(|e| format!("cannot serve: {e}"))?,
+        );
+        let port = server
+            .server_addr()
+            .to_ip()
+            .ok_or("the listener is not an IP socket")?
+            .port();
         let mut own = Job::new(OWN_JOB_ID, "deploy-gate", "deploy", "running");
         own.pipeline_id = PIPELINE_ID;
         let state = Arc::new(Mutex::new(State {
@@ -531,13 +542,13 @@ impl GitLab {
                 }
             })
         };
-        GitLab {
+        Ok(GitLab {
             url: format!("http://127.0.0.1:{port}/api/v4"),
             port,
             state,
             server,
             thread: Some(thread),
-        }
+        })
     }
 
     pub fn state(&self) -> MutexGuard<'_, State> {
