@@ -106,9 +106,8 @@ fn follow_log(
             Err(err) => return Err(err),
         }
         if job.job.status.is_final() {
-            if job.job.status == Status::Success {
-                return Ok(ExitCode::Done);
-            }
+            // A job named in the pipeline is judged on its latest attempt, as `wait` judges it:
+            // one retried meanwhile (after a success too) is followed into its new attempt.
             if let Some(at) = &by_name
                 && let Some(next) = context.newer_attempt(&job, Some(at))?
             {
@@ -120,6 +119,9 @@ fn follow_log(
                 job_id = next.job.id;
                 printed = 0;
                 continue;
+            }
+            if job.job.status == Status::Success {
+                return Ok(ExitCode::Done);
             }
             say::line(&format!(
                 "gljob: {} (#{}) ended {}{}",
