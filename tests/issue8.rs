@@ -357,7 +357,7 @@ fn c5_bodies_that_echo_the_token_and_proxy_passwords_are_never_printed() {
                 "--interval",
                 "5ms",
                 "--timeout",
-                "1s",
+                "300ms",
             ],
         ] {
             let server = GitLab::start(GITLAB_18);

@@ -9,9 +9,11 @@ pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 /// No retry starts once a request has spent this long, whatever `--retries` allows.
 pub const MAX_RETRY_TOTAL: Duration = Duration::from_secs(180);
 
-/// Exponential backoff with jitter: about 1 s, 2 s, 4 s … capped at [`MAX_RETRY_DELAY`].
+/// Exponential backoff with jitter: about 0.25 s, 1 s, 4 s, 16 s … capped at [`MAX_RETRY_DELAY`].
+/// The first try again comes soon (most failures are a blip: a proxy's 502, a reset), the later
+/// ones back off fast.
 pub fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(1000u64.saturating_mul(1 << attempt.min(6)));
+    let base = Duration::from_millis(250u64.saturating_mul(1 << (2 * attempt.min(6))));
     jitter::spread(base.min(MAX_RETRY_DELAY), 0.25)
 }
 
