@@ -132,7 +132,9 @@ fn main() {
     let server = match GitLab::try_start_on(&format!("127.0.0.1:{}", options.port), (18, 3)) {
         Ok(server) => server,
         Err(why) => {
-            eprintln!("fake_gitlab: {why}; choose another with --port N, or leave --port out for a free one");
+            eprintln!(
+                "fake_gitlab: {why}; choose another with --port N, or leave --port out for a free one"
+            );
             std::process::exit(1);
         }
     };
