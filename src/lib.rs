@@ -12,8 +12,6 @@ pub mod config;
 pub mod deadline;
 pub mod duration;
 pub mod error;
-#[cfg(test)]
-mod fuzz_tests;
 pub mod jitter;
 pub mod json;
 pub mod junit;

@@ -355,7 +355,6 @@ mod tests {
 
     #[test]
     fn every_documented_example_payload_parses() {
-        let mut jobs = 0;
         for (name, text) in DOC_EXAMPLES {
             let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
             if text.trim_start().starts_with('[') {
@@ -369,7 +368,6 @@ mod tests {
                     let listed =
                         Listed::parse(item, kind).unwrap_or_else(|e| panic!("{name}: {e}"));
                     assert!(!listed.job.name.is_empty());
-                    jobs += 1;
                 }
             } else if name == "05" {
                 let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap();
@@ -379,10 +377,8 @@ mod tests {
                     Listed::parse(raw, Kind::Build).unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(listed.job.id > 0);
                 assert_eq!(listed.raw.get(), text.trim_end(), "{name}: bytes kept");
-                jobs += 1;
             }
         }
-        assert_eq!(jobs, 11);
         let bridges: Vec<Box<RawValue>> = serde_json::from_str(DOC_EXAMPLES[2].1).unwrap();
         let bridge = Listed::parse(bridges[0].clone(), Kind::Bridge).unwrap();
         assert_eq!(bridge.job.downstream_pipeline.unwrap().id, 5);

@@ -4,9 +4,7 @@
 mod support;
 
 use serde_json::Value;
-use support::gitlab::{
-    API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, OWN_JOB_ID, PIPELINE_ID, READ_TOKEN, render,
-};
+use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, OWN_JOB_ID, READ_TOKEN, render};
 use support::{gljob, gljob_api, run_with_env};
 
 const GITLAB_18: (u32, u32) = (18, 3);
@@ -813,5 +811,4 @@ fn every_payload_of_the_test_server_fits_gitlabs_schema() {
     broken["id"] = Value::from("1");
     broken["surprise"] = Value::Bool(true);
     assert_eq!(support::schema::violations("job.json", &broken).len(), 2);
-    let _ = PIPELINE_ID;
 }
