@@ -600,11 +600,7 @@ fn api_root_from_flag_relative_root_trailing_slash_and_server_url() {
         &[("CI_API_V4_URL", None), ("CI_SERVER_URL", None)],
     );
     run.expect(2);
-    assert!(
-        run.stderr.contains("CI_API_V4_URL") && run.stderr.contains("CI_SERVER_URL"),
-        "{}",
-        run.stderr
-    );
+    run.says("CI_API_V4_URL").says("CI_SERVER_URL");
     let run = gljob(
         &server,
         &["job"],

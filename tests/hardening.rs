@@ -45,7 +45,7 @@ fn a_play_that_got_a_502_and_did_not_apply_is_unknown_and_not_resent() {
     server.fault(Fault::status("POST", "/play", 502, "<html>502</html>"));
     let run = gljob_api(&server, &["play", "deploy"]);
     run.expect(4);
-    assert!(!run.stderr.contains("took effect"), "{}", run.stderr);
+    run.never_says("took effect");
     assert_eq!(plays(&server), 1);
     assert_eq!(server.job(5).status, "manual");
 }
@@ -108,7 +108,7 @@ fn a_write_that_cannot_connect_is_resent_and_then_reported_as_not_sent() {
     run.expect(3)
         .says("retrying in")
         .says("could not reach GitLab");
-    assert!(!run.stderr.contains("took effect") && !run.stderr.contains("unknown"));
+    run.never_says("took effect").never_says("unknown");
     assert_eq!(
         run.stderr.matches("retrying in").count(),
         1,
@@ -318,7 +318,8 @@ fn requests_go_through_the_proxy_with_its_credentials_which_are_never_printed() 
         ],
     );
     run.expect(0);
-    assert!(!run.stderr.contains("Pr0xySecret") && !run.out().contains("Pr0xySecret"));
+    run.never_says("Pr0xySecret");
+    assert!(!run.out().contains("Pr0xySecret"));
     let heads = proxy.heads();
     assert_eq!(heads.len(), 1, "{heads:?}");
     assert!(
@@ -378,7 +379,7 @@ fn a_dead_proxy_is_named_without_its_credentials() {
         &[("HTTP_PROXY", Some(dead))],
     );
     run.expect(3).says("http://127.0.0.1:9");
-    assert!(!run.stderr.contains("Pr0xySecret"), "{}", run.stderr);
+    run.never_says("Pr0xySecret");
     let run = gljob(
         &server,
         &["job"],
@@ -403,7 +404,7 @@ fn plain_http_to_another_host_warns_once() {
         run.stderr
     );
     let run = gljob(&server, &["job"], &[]);
-    assert!(!run.stderr.contains("unencrypted"), "loopback is exempt");
+    run.never_says("unencrypted");
 }
 
 /// A stderr that fails to take a line (`2>/dev/full`, a full disk) must not turn a verdict into an

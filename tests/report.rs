@@ -270,10 +270,10 @@ fn inside_a_gitlab_job_the_progress_is_a_collapsed_section_and_the_verdict_stays
         server.add([Job::new(1, "unit", "test", "success")]);
         let run = gljob(&server, &["wait", "unit"], &extra);
         run.expect(0);
-        assert!(!run.stderr.contains('\x1b'), "{extra:?}: {:?}", run.stderr);
+        run.never_says("\x1b");
     }
     let server = GitLab::start(GITLAB_18);
     server.add([Job::new(1, "unit", "test", "success")]);
     let run = gljob(&server, &["wait", "unit", "--no-sections"], &[]);
-    assert!(!run.expect(0).stderr.contains('\x1b'), "{:?}", run.stderr);
+    run.expect(0).never_says("\x1b");
 }

@@ -46,6 +46,17 @@ impl Run {
         self
     }
 
+    /// Asserts that stderr does not hold `text`, showing stderr when it does.
+    #[track_caller]
+    pub fn never_says(&self, text: &str) -> &Run {
+        assert!(
+            !self.stderr.contains(text),
+            "stderr holds {text:?}\n--- stderr\n{}",
+            self.stderr
+        );
+        self
+    }
+
     /// Asserts the exit code, showing the streams when it is wrong.
     #[track_caller]
     pub fn expect(&self, code: i32) -> &Run {
