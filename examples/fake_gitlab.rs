@@ -73,6 +73,15 @@ fn demo(server: &GitLab) {
                 "created", "created", "created", "running", "running", "success",
             ]),
     ]);
+    // The pipeline `downstream` triggered: `gljob wait 'downstream::*'`, `gljob bridges --tree`.
+    server.add_pipeline(
+        gitlab::Pipeline::child(2000),
+        [
+            Job::new(201, "docs", "build", "running").then(&["running", "running", "success"]),
+            Job::new(202, "pages", "deploy", "created")
+                .then(&["created", "pending", "running", "running", "success"]),
+        ],
+    );
     let mut state = server.state();
     state.tick_on_reads = false;
     for id in [101, 102, 103, 104] {

@@ -494,7 +494,8 @@ pub static FLAGS: &[Flag] = &[
         short: None,
         value: Some("FILE"),
         help: "also write the verdict as a JUnit XML report (artifacts:reports:junit): one test \
-               case per job, judged as the exit code judges; written whole, also on timeout",
+               case per job, judged as the exit code judges; written whole, also when a wait \
+               times out or GitLab fails it",
         variable: None,
         applies: Applies::Only(JUDGING),
         apply: |raw, v| once(&mut raw.junit, v),

@@ -40,9 +40,11 @@ pub fn general() -> String {
     }
     text.push_str("\nSelectors:\n");
     text.push_str(&wrap(
-        "A job id (42), a name in the pipeline ('deploy'), a pattern with * and ? ('test:*', \
-         'rspec ?/3'), or --stage NAME. The job running gljob is never picked by a name, pattern \
-         or stage.",
+        "A job id (42), a name in the pipeline ('deploy'; 'unit' also picks 'unit 1/3' and \
+         'unit: [a, b]', as needs: does), a pattern with * and ? ('test:*', 'rspec ?/3'), \
+         --stage NAME, or TRIGGER::SELECTOR for jobs of the pipeline a trigger job created \
+         ('docs::*', 'deploy-eu::smoke', 'a::b::job'). The job running gljob is never picked by \
+         a name, pattern or stage.",
         2,
         width,
     ));

@@ -598,7 +598,9 @@ impl Context {
 /// A refusal to read a downstream pipeline of another project: the job token must be allowed
 /// there (`docs/gitlab-behaviour.md` §3.4).
 fn explain_downstream(err: Error, at: &PipelineAt, own_project: &str) -> Error {
-    if at.project != own_project && matches!(err.http_status(), Some(401 | 403 | 404)) {
+    // GitLab's own refusal of the job token already names the allowlist (see api::explain).
+    let said = err.message().contains("allowlist");
+    if at.project != own_project && !said && matches!(err.http_status(), Some(401 | 403 | 404)) {
         return err.hint(format!(
             "pipeline {} belongs to project {}: its Settings > CI/CD > Job token permissions must \
              allow this project's job token, or set GITLAB_TOKEN to an access token that can read it",

@@ -121,13 +121,29 @@ pub fn bridges(
 /// pipeline it created, indented by level.
 fn draw(context: &Context, at: &PipelineAt, depth: usize, lines: &mut Vec<String>) -> Result<()> {
     let indent = "  ".repeat(depth);
-    for job in context.jobs_of(at)? {
+    // A branch that cannot be read (another project's pipeline the job token may not see) is
+    // said in its place; the rest of the tree is still drawn. The top pipeline must be readable.
+    let readable = |result: Result<Vec<Listed>>, lines: &mut Vec<String>| match result {
+        Ok(list) => Ok(Some(list)),
+        Err(err) if depth > 1 && err.http_status().is_some() => {
+            lines.push(format!("{indent}(not readable: {})", err.message()));
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    };
+    let Some(jobs) = readable(context.jobs_of(at), lines)? else {
+        return Ok(());
+    };
+    for job in jobs {
         lines.push(format!(
             "{indent}{} (#{}, stage {}) {}",
             job.job.name, job.job.id, job.job.stage, job.job.status
         ));
     }
-    for trigger in context.bridges_of(at)? {
+    let Some(triggers) = readable(context.bridges_of(at), lines)? else {
+        return Ok(());
+    };
+    for trigger in triggers {
         let job = &trigger.job;
         let Some(child) = context.downstream_of(&trigger, at) else {
             lines.push(format!(
