@@ -76,8 +76,8 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
   echo "| gljob --help, aarch64 | qemu-aarch64-static | $(time_ms arm "qemu-aarch64-static $arm --help") |"
   echo "| empty static C program, aarch64 (floor) | qemu-aarch64-static | $(time_ms arm-floor "qemu-aarch64-static $work/empty-aarch64") |"
   echo
-  echo "x86_64 is a static PIE (DYN, rustc's x86_64 musl target links static-pie); aarch64 is a static"
-  echo "non-PIE EXEC, which is what rustc's aarch64 musl target links (it does not enable static-pie)."
+  echo "Both are static non-PIE executables (EXEC): rustc's aarch64 musl target links that way, and the"
+  echo "x86_64 one is linked so by .cargo/config.toml (a static PIE is 58 KB larger; docs/static-build.md)."
   echo "Under qemu the time is mostly qemu's start and translation (compare its floor); no arm64 hardware"
   echo "was at hand, so this is no forecast for one."
 } > "$work/section.md"
