@@ -1395,7 +1395,7 @@ fn play(state: &mut State, request: &Recorded, id: u64) -> Answer {
     state.applied.push(("play", id));
     if job.is_final() {
         // Ci::PlayBuildService retries a finished manual job; before 18.10 jobs.rb still
-        // presents the original job object, from 18.10 the new one (gitlab-behaviour.md §10).
+        // presents the original job object, from 18.10 the new one (docs/gitlab-behaviour.md §10).
         let after = job.after_play.clone();
         let new_id = state.clone_as_new_attempt(id, "pending");
         if let Some(new) = state.job_mut(new_id) {
