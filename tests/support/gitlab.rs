@@ -1,5 +1,5 @@
 //! A GitLab test server: the Jobs API routes gljob uses, behaving as GitLab's code does
-//! (`gitlab-behaviour.md`), not as gljob would like. It runs on 127.0.0.1, on a free port, in a
+//! (`docs/gitlab-behaviour.md`), not as gljob would like. It runs on 127.0.0.1, on a free port, in a
 //! thread of the test that starts it, and records every request it receives.
 //!
 //! What it models:
@@ -1002,7 +1002,7 @@ enum Auth {
     Access(Scope),
 }
 
-/// Which routes take a job token, by GitLab version (`gitlab-behaviour.md` §3.2).
+/// Which routes take a job token, by GitLab version (`docs/gitlab-behaviour.md` §3.2).
 #[derive(Clone, Copy, PartialEq)]
 enum JobTokenRoute {
     Always,
@@ -1549,7 +1549,7 @@ pub fn render(job: &Job) -> Value {
 
 pub const OTHER_PROJECT_ID: u64 = 43;
 pub const OTHER_PROJECT_PATH: &str = "group/deploy/envs";
-/// What `GET /version` answers besides the version (`gitlab-behaviour.md` has no source for it;
+/// What `GET /version` answers besides the version (`docs/gitlab-behaviour.md` has no source for it;
 /// the shape is GitLab's `{version, revision}`).
 pub const REVISION: &str = "6b2c0d1a9f3";
 
