@@ -170,6 +170,11 @@ fn invocation(
         })
         .transpose()?;
     let scopes = split_statuses(&raw.scopes, "--scope")?;
+    let inputs = raw
+        .inputs
+        .iter()
+        .map(|i| parse_input(i))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let parsed = match command {
         CommandName::Job => Command::Job { selectors },
@@ -207,11 +212,7 @@ fn invocation(
                 .iter()
                 .map(|v| parse_variable(v))
                 .collect::<Result<_, _>>()?,
-            inputs: raw
-                .inputs
-                .iter()
-                .map(|i| parse_input(i))
-                .collect::<Result<_, _>>()?,
+            inputs,
             wait: raw.wait.then_some(wait_options),
         },
         CommandName::Cancel => Command::Cancel {
@@ -220,11 +221,7 @@ fn invocation(
         },
         CommandName::Retry => Command::Retry {
             selectors,
-            inputs: raw
-                .inputs
-                .iter()
-                .map(|i| parse_input(i))
-                .collect::<Result<_, _>>()?,
+            inputs,
             wait: raw.wait.then_some(wait_options),
         },
         CommandName::Erase => Command::Erase { selectors },

@@ -262,7 +262,8 @@ impl Context {
     /// A pipeline's jobs (latest attempts), as one consistent snapshot.
     pub fn jobs_of(&self, at: &PipelineAt) -> Result<Vec<Listed>> {
         let call = route::PIPELINE_JOBS.at(&at.project, at.id);
-        self.read_list(&call, &[], Kind::Build, Consistency::Snapshot, None)
+        self.client
+            .get_list(&call, &[], Kind::Build, Consistency::Snapshot, None)
     }
 
     /// A pipeline's trigger jobs, as one consistent snapshot: from `/trigger_jobs` (GitLab 19.2+),
@@ -281,7 +282,10 @@ impl Context {
     ) -> Result<Vec<Listed>> {
         if self.trigger_route.get() != TriggerRoute::Bridges {
             let call = route::PIPELINE_TRIGGER_JOBS.at(&at.project, at.id);
-            match self.read_list(&call, query, Kind::Bridge, Consistency::Snapshot, limit) {
+            match self
+                .client
+                .get_list(&call, query, Kind::Bridge, Consistency::Snapshot, limit)
+            {
                 Ok(list) => {
                     self.trigger_route.set(TriggerRoute::TriggerJobs);
                     return Ok(list);
@@ -297,18 +301,8 @@ impl Context {
             }
         }
         let call = route::PIPELINE_BRIDGES.at(&at.project, at.id);
-        self.read_list(&call, query, Kind::Bridge, Consistency::Snapshot, limit)
-    }
-
-    pub fn read_list(
-        &self,
-        call: &Call,
-        query: &[(&str, String)],
-        kind: Kind,
-        consistency: Consistency,
-        limit: Option<usize>,
-    ) -> Result<Vec<Listed>> {
-        self.client.get_list(call, query, kind, consistency, limit)
+        self.client
+            .get_list(&call, query, Kind::Bridge, Consistency::Snapshot, limit)
     }
 
     pub fn single_job(&self, project: &str, id: u64) -> Result<Listed> {

@@ -87,7 +87,9 @@ pub fn jobs(
     let jobs = match keyset {
         Some(jobs) => jobs,
         // Offset pages: the pipeline's list, or a project's on a GitLab without keyset here.
-        None => context.read_list(&call, &query, Kind::Build, consistency, limit)?,
+        None => context
+            .client
+            .get_list(&call, &query, Kind::Build, consistency, limit)?,
     };
     context.print(|out| output::jobs(out, &context.format, &jobs.iter().collect::<Vec<_>>()))?;
     Ok(ExitCode::Done)
