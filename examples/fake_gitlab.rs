@@ -9,7 +9,7 @@
 //! It prints the variables a runner would set; paste them into a shell and run gljob. It is built
 //! from `tests/support/`, the same server the integration tests use, and is not part of a release.
 
-#[path = "../tests/support/gitlab.rs"]
+#[path = "../tests/support/gitlab/mod.rs"]
 mod gitlab;
 #[path = "../tests/support/net.rs"]
 mod net;
