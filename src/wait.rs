@@ -81,6 +81,18 @@ pub enum Track {
     ById { project: String },
 }
 
+/// How a job was reached below a trigger job: from pipeline `parent`, through the trigger job named
+/// `trigger`, into pipeline `child`, by the selector `rest` (written `path`). A trigger job retried
+/// mid-wait creates a new pipeline: the jobs followed in the old one are then followed in the new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    pub parent: PipelineAt,
+    pub trigger: String,
+    pub child: u64,
+    pub rest: Selector,
+    pub path: String,
+}
+
 /// What a followed trigger job stands for while it has not created its pipeline: each selector
 /// for that pipeline, with the path the user wrote (`deploy-eu::smoke`). Several selectors below
 /// one trigger job share one entry, so it is read, reported and judged once.
@@ -137,6 +149,8 @@ pub struct Followed {
     /// `current` is a trigger job followed for the pipeline it is to create; the jobs selected in
     /// that pipeline replace this entry once it exists.
     pub awaiting: Option<Downstream>,
+    /// The trigger job this job was reached through, if any.
+    pub via: Option<Via>,
 }
 
 impl Followed {
@@ -146,6 +160,7 @@ impl Followed {
             track,
             newer_than: None,
             awaiting: None,
+            via: None,
         }
     }
 
@@ -204,6 +219,15 @@ enum Found<'a> {
 }
 
 impl Snapshot {
+    /// The trigger job named `name` in pipeline `at`, if its trigger jobs were read this round.
+    pub fn trigger(&self, at: &PipelineAt, name: &str) -> Option<&Listed> {
+        self.pipelines
+            .iter()
+            .filter(|r| r.at == *at && r.bridges)
+            .flat_map(|r| &r.listed)
+            .find(|j| j.kind == Kind::Bridge && j.job.name == name)
+    }
+
     fn find(&self, followed: &Followed) -> Found<'_> {
         let me = &followed.current;
         match &followed.track {
@@ -238,8 +262,9 @@ pub trait Source {
     fn snapshot(&mut self, followed: &[Followed]) -> Result<Snapshot>;
 
     /// Replaces entries awaiting a downstream pipeline that now exists with what is selected in
-    /// it.
-    fn expand(&mut self, _followed: &mut Vec<Followed>) -> Result<()> {
+    /// it, and entries of a pipeline whose trigger job was retried with what is selected in the
+    /// new one.
+    fn expand(&mut self, _followed: &mut Vec<Followed>, _snapshot: &Snapshot) -> Result<()> {
         Ok(())
     }
 }
@@ -292,10 +317,10 @@ pub fn wait(
         }
         first_round = false;
 
-        let round = source
-            .snapshot(followed)
-            .and_then(|snapshot| apply(followed, &snapshot, started))
-            .and_then(|()| source.expand(followed));
+        let round = source.snapshot(followed).and_then(|snapshot| {
+            apply(followed, &snapshot, started)?;
+            source.expand(followed, &snapshot)
+        });
         match round {
             Ok(()) => failed_rounds = 0,
             Err(err) if *err.kind() == ErrorKind::TimedOut => return Ok(Outcome::TimedOut),

@@ -1607,3 +1607,34 @@ fn server_keyset_pages() {
     assert_eq!(status, 405);
     assert!(elsewhere.requests().is_empty());
 }
+
+/// A trigger job run again mid-wait creates a new pipeline: the jobs selected below it are then
+/// judged there, not in the pipeline the first attempt created (whose `lint` passes here).
+#[test]
+fn a_trigger_job_run_again_mid_wait_is_followed_into_its_new_pipeline() {
+    let server = GitLab::start(V19_2);
+    server.add([Job::new(10, "docs", "deploy", "running")
+        .bridge(Some(2000))
+        .steps(vec![
+            vec![],
+            vec![Step::Retry(vec![
+                vec![Step::Status("running")],
+                vec![Step::CreateDownstream(3000)],
+            ])],
+        ])]);
+    server.add_pipeline(
+        Pipeline::child(2000),
+        [Job::new(21, "lint", "test", "running").then(&[
+            "running", "running", "running", "running", "running", "running", "success",
+        ])],
+    );
+    server.add_pipeline(
+        Pipeline::child(3000).late(),
+        [Job::new(31, "lint", "test", "running").then(&["running", "failed"])],
+    );
+    let run = with_job_token(&server, &["wait", "docs::lint"]);
+    run.expect(1);
+    run.says("was run again and created pipeline 3000")
+        .says("NOT PASSED: lint (#31) failed");
+    run.never_says("passed: lint (#21)");
+}

@@ -153,7 +153,11 @@ fn prepare(
                     project: target.project.clone(),
                     id: 0,
                 });
-            target.known = Some(super::Picked { listed, at });
+            target.known = Some(super::Picked {
+                listed,
+                at,
+                via: None,
+            });
         }
     }
     Ok(targets)

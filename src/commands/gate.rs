@@ -9,7 +9,7 @@ use crate::output;
 use crate::say;
 use crate::select::Selector;
 use crate::wait::{
-    self, Downstream, Followed, Outcome, Policy, Read, Snapshot, Source, Track, Verdict,
+    self, Downstream, Followed, Outcome, Policy, Read, Snapshot, Source, Track, Verdict, Via,
     WaitOptions, judge,
 };
 
@@ -36,7 +36,11 @@ pub fn wait(context: &Context, selectors: &[Selector], options: WaitOptions) -> 
 /// creates the pipeline the rest of the selector is about.
 fn follow_selection(context: &Context, selection: Selection) -> Followed {
     match selection {
-        Selection::Job(picked) => follow_as_listed(context, picked.listed, Some(&picked.at)),
+        Selection::Job(picked) => {
+            let mut followed = follow_as_listed(context, picked.listed, Some(&picked.at));
+            followed.via = picked.via;
+            followed
+        }
         Selection::Awaiting(awaiting) => {
             let mut followed = Followed::new(awaiting.bridge, Track::ByName { at: awaiting.at });
             followed.awaiting = Some(Downstream {
@@ -73,17 +77,24 @@ impl Source for TreeSource<'_> {
     fn snapshot(&mut self, followed: &[Followed]) -> Result<Snapshot> {
         let context = self.context;
         let mut plan: Vec<(PipelineAt, bool, bool)> = Vec::new();
+        let mut need = |at: &PipelineAt, jobs: bool, bridges: bool| match plan
+            .iter_mut()
+            .find(|(p, _, _)| p == at)
+        {
+            Some((_, j, b)) => {
+                *j |= jobs;
+                *b |= bridges;
+            }
+            None => plan.push((at.clone(), jobs, bridges)),
+        };
         for f in followed.iter().filter(|f| !f.settled()) {
-            let Some(at) = f.pipeline() else {
-                continue;
-            };
-            let bridge = f.current.kind == Kind::Bridge;
-            match plan.iter_mut().find(|(p, _, _)| p == at) {
-                Some((_, jobs, bridges)) => {
-                    *jobs |= !bridge;
-                    *bridges |= bridge;
-                }
-                None => plan.push((at.clone(), !bridge, bridge)),
+            if let Some(at) = f.pipeline() {
+                let bridge = f.current.kind == Kind::Bridge;
+                need(at, !bridge, bridge);
+            }
+            // The trigger job above it: retried, it would create another pipeline.
+            if let Some(via) = &f.via {
+                need(&via.parent, false, true);
             }
         }
         let mut snapshot = Snapshot::default();
@@ -112,8 +123,9 @@ impl Source for TreeSource<'_> {
         Ok(snapshot)
     }
 
-    fn expand(&mut self, followed: &mut Vec<Followed>) -> Result<()> {
+    fn expand(&mut self, followed: &mut Vec<Followed>, snapshot: &Snapshot) -> Result<()> {
         let context = self.context;
+        self.follow_retriggered(followed, snapshot)?;
         let mut index = 0;
         while index < followed.len() {
             let f = &followed[index];
@@ -155,6 +167,103 @@ impl Source for TreeSource<'_> {
         *followed = wait::merge_duplicates(all);
         Ok(())
     }
+}
+
+impl TreeSource<'_> {
+    /// Jobs reached through a trigger job that has since been retried (its latest attempt names
+    /// another pipeline, or none yet): what was selected in the old pipeline is selected again in
+    /// the new one, or awaited until the new attempt creates it.
+    fn follow_retriggered(&self, followed: &mut Vec<Followed>, snapshot: &Snapshot) -> Result<()> {
+        let context = self.context;
+        let stale: Vec<Via> = {
+            let mut stale: Vec<Via> = Vec::new();
+            for via in followed
+                .iter()
+                .filter(|f| !f.settled())
+                .filter_map(|f| f.via.as_ref())
+            {
+                let Some(trigger) = snapshot.trigger(&via.parent, &via.trigger) else {
+                    continue;
+                };
+                let now = trigger.job.downstream_pipeline.as_ref().map(|p| p.id);
+                if now != Some(via.child) && !stale.iter().any(|s| same_pipeline(s, via)) {
+                    stale.push(via.clone());
+                }
+            }
+            stale
+        };
+        for old in stale {
+            let Some(trigger) = snapshot.trigger(&old.parent, &old.trigger).cloned() else {
+                continue;
+            };
+            let mut wanted: Vec<(Selector, String)> = Vec::new();
+            for f in followed.iter() {
+                if let Some(via) = &f.via
+                    && same_pipeline(via, &old)
+                    && !wanted.contains(&(via.rest.clone(), via.path.clone()))
+                {
+                    wanted.push((via.rest.clone(), via.path.clone()));
+                }
+            }
+            let mut replacement: Vec<Followed> = Vec::new();
+            match context.downstream_of(&trigger, &old.parent) {
+                Some(child) => {
+                    for (rest, path) in &wanted {
+                        let prefix = path.strip_suffix(&rest.text()).unwrap_or_default();
+                        for selection in context.resolve_in(&child, rest, prefix, 1)? {
+                            let mut new = follow_selection(context, selection);
+                            if new.pipeline() == Some(&child) {
+                                new.via = Some(Via {
+                                    child: child.id,
+                                    rest: rest.clone(),
+                                    path: path.clone(),
+                                    ..old.clone()
+                                });
+                            }
+                            replacement.push(new);
+                        }
+                    }
+                    say::line(&format!(
+                        "gljob: {} (#{}) was run again and created pipeline {}; following {} there",
+                        trigger.job.name,
+                        trigger.job.id,
+                        child.id,
+                        wanted
+                            .iter()
+                            .map(|(_, p)| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                None => {
+                    let mut awaiting = Followed::new(
+                        trigger.clone(),
+                        Track::ByName {
+                            at: old.parent.clone(),
+                        },
+                    );
+                    awaiting.awaiting = Some(Downstream { wanted });
+                    say::line(&format!(
+                        "gljob: {} (#{}) was run again; waiting for the pipeline it creates",
+                        trigger.job.name, trigger.job.id
+                    ));
+                    replacement.push(awaiting);
+                }
+            }
+            let mut kept: Vec<Followed> = std::mem::take(followed)
+                .into_iter()
+                .filter(|f| !f.via.as_ref().is_some_and(|via| same_pipeline(via, &old)))
+                .collect();
+            kept.extend(replacement);
+            *followed = wait::merge_duplicates(kept);
+        }
+        Ok(())
+    }
+}
+
+/// Whether two ways down lead through the same trigger job into the same pipeline.
+fn same_pipeline(a: &Via, b: &Via) -> bool {
+    a.parent == b.parent && a.trigger == b.trigger && a.child == b.child
 }
 
 /// Follows `followed` until every job is final (or the deadline), then prints the verdict and

@@ -180,6 +180,8 @@ pub fn run(
 pub struct Picked {
     pub listed: Listed,
     pub at: PipelineAt,
+    /// The trigger job it was reached through, when it was selected below one.
+    pub via: Option<crate::wait::Via>,
 }
 
 /// What a selector found: jobs, or a trigger job whose pipeline the rest of the selector is about
@@ -386,6 +388,7 @@ impl Context {
                 Selection::Job(Picked {
                     listed: listed.clone(),
                     at: top.clone(),
+                    via: None,
                 })
             })
             .collect();
@@ -409,7 +412,11 @@ impl Context {
                 let at = self
                     .pipeline_of(&listed, None)
                     .unwrap_or_else(|| top.clone());
-                picked.push(Selection::Job(Picked { listed, at }));
+                picked.push(Selection::Job(Picked {
+                    listed,
+                    at,
+                    via: None,
+                }));
             }
         }
         for selector in downstream {
@@ -470,7 +477,20 @@ impl Context {
                 }));
                 continue;
             };
-            found.extend(self.resolve_in(&child, inner, &path, depth)?);
+            for mut selection in self.resolve_in(&child, inner, &path, depth)? {
+                if let Selection::Job(picked) = &mut selection
+                    && picked.at == child
+                {
+                    picked.via = Some(crate::wait::Via {
+                        parent: at.clone(),
+                        trigger: trigger.job.name.clone(),
+                        child: child.id,
+                        rest: (**inner).clone(),
+                        path: format!("{path}{}", inner.text()),
+                    });
+                }
+                found.push(selection);
+            }
         }
         Ok(found)
     }
@@ -515,6 +535,7 @@ impl Context {
                 Selection::Job(Picked {
                     listed: listed.clone(),
                     at: at.clone(),
+                    via: None,
                 })
             })
             .collect())
