@@ -147,6 +147,21 @@ fn render_with(
     )
 }
 
+/// The report of a run that ended before any job was known (a selector matched nothing, GitLab
+/// refused the first read): one test case in error, saying why, so CI shows a failed report
+/// rather than a missing one.
+pub fn render_error(suite: &str, message: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <testsuites name=\"gljob\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0.000\">\n  \
+         <testsuite name=\"{suite}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0.000\">\n    \
+         <testcase name=\"selection\" classname=\"gljob\" time=\"0.000\">\n      \
+         <error message=\"{message}\" type=\"gljob\"/>\n    </testcase>\n  </testsuite>\n</testsuites>\n",
+        suite = escape(suite),
+        message = escape(message),
+    )
+}
+
 /// Writes `xml` to `path` whole: a temporary file in the same directory, then a rename.
 pub fn write(path: &Path, xml: &str) -> Result<()> {
     let failed = |e: std::io::Error| {
@@ -190,11 +205,13 @@ pub fn check_path(path: &Path) -> std::result::Result<(), String> {
     }
 }
 
-/// XML text and attribute escaping. Control characters other than tab and line breaks are not
-/// allowed in XML 1.0 at all, so they are shown escaped, as everywhere else in gljob.
+/// XML text and attribute escaping, after the redactor every output of gljob passes (the report is
+/// an artifact people read). Control characters other than tab and line breaks are not allowed in
+/// XML 1.0 at all, so they are shown escaped, as everywhere else in gljob.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let cleaned = crate::say::clean(text);
+    let mut out = String::with_capacity(cleaned.len());
+    for c in cleaned.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),

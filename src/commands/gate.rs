@@ -18,18 +18,31 @@ pub fn wait(context: &Context, selectors: &[Selector], options: WaitOptions) -> 
     context.config.pipeline_id()?;
     let selected = match context.select(selectors) {
         Ok(selected) => selected,
-        // The deadline may run out while the pipeline is still being read.
-        Err(err) if err.exit_code() == ExitCode::TimedOut => {
-            say::line(&format!("gljob: {}", err.message()));
-            return Ok(ExitCode::TimedOut);
+        Err(err) => {
+            error_report(context, "gljob wait", &err);
+            // The deadline may run out while the pipeline is still being read.
+            if err.exit_code() == ExitCode::TimedOut {
+                say::line(&format!("gljob: {}", err.message()));
+                return Ok(ExitCode::TimedOut);
+            }
+            return Err(err);
         }
-        Err(err) => return Err(err),
     };
     let followed = selected
         .into_iter()
         .map(|selection| follow_selection(context, selection))
         .collect();
     follow(context, wait::merge_duplicates(followed), options)
+}
+
+/// `--junit` when nothing was selected: the report says why, instead of being missing. A report
+/// that cannot be written is said on stderr; the error that ended the run stays the exit code.
+fn error_report(context: &Context, suite: &str, err: &crate::error::Error) {
+    if let Some(path) = &context.report.junit
+        && let Err(write) = junit::write(path, &junit::render_error(suite, err.message()))
+    {
+        say::line(&format!("gljob: {}", write.message()));
+    }
 }
 
 /// A selected job, followed by name in its own pipeline; or a trigger job followed until it
@@ -366,7 +379,9 @@ pub fn check(
 ) -> Result<ExitCode> {
     context.client.require(&route::PIPELINE_JOBS)?;
     context.config.pipeline_id()?;
-    let selected = context.select(selectors)?;
+    let selected = context
+        .select(selectors)
+        .inspect_err(|err| error_report(context, "gljob check", err))?;
     let mut failing = 0;
     let mut cases_jobs: Vec<(Listed, Option<String>)> = Vec::new();
     for selection in selected {
