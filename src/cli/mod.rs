@@ -157,9 +157,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, CliError> {
     let raw = match parse::parse_raw(args) {
         Ok(raw) => raw,
         Err(why) => {
+            // Point to the help of the command the flag was given to, or to the general one.
+            let help = match named {
+                Some(command) => format!("gljob {} --help", command.name()),
+                None => "gljob --help".to_string(),
+            };
             return Err(CliError {
                 command: named,
-                error: Error::usage(why),
+                error: Error::usage(format!("{why} (see {help})")),
             });
         }
     };
