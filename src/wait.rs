@@ -242,9 +242,12 @@ impl Snapshot {
                 if !list_read {
                     return Found::NotRead;
                 }
+                // The latest attempt is the one with the highest id, wherever the list puts it
+                // (a list may show an attempt GitLab has just retried beside its successor).
                 read.listed
                     .iter()
-                    .find(|j| j.kind == me.kind && j.job.name == me.job.name)
+                    .filter(|j| j.kind == me.kind && j.job.name == me.job.name)
+                    .max_by_key(|j| j.job.id)
                     .map_or(Found::Missing, Found::Listed)
             }
             Track::ById { .. } => self
@@ -343,6 +346,17 @@ fn apply(followed: &mut [Followed], snapshot: &Snapshot, started: Instant) -> Re
     let mut updates = Vec::with_capacity(followed.len());
     for f in followed.iter() {
         match snapshot.find(f) {
+            // Attempts only go forwards: a list that shows an older attempt than one already seen
+            // (a lagging replica, a list read mid-retry) is not a snapshot to judge on.
+            Found::Listed(latest) if latest.job.id < f.current.job.id => {
+                return Err(Error::new(
+                    ErrorKind::Inconsistent,
+                    format!(
+                        "{} is listed as #{}, older than #{} seen before",
+                        f.current.job.name, latest.job.id, f.current.job.id
+                    ),
+                ));
+            }
             Found::Listed(latest) => updates.push(Some(latest.clone())),
             Found::NotRead => updates.push(None),
             Found::Missing => {

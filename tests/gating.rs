@@ -279,7 +279,10 @@ fn a_thousand_jobs_cost_one_list_read_per_round_whatever_is_selected() {
     let reads = server.requests_to("GET", "/pipelines/1000/jobs");
     assert_eq!(reads.len(), 30, "3 reads × 10 pages");
     assert_eq!(list_reads(&server), 3);
-    assert_eq!(server.requests().len(), 30, "nothing but list pages");
+    // Besides: the pattern makes gljob look for trigger jobs once, at resolution (`/trigger_jobs`,
+    // then `/bridges` on this 18.3, which the job token cannot read: a warning says so).
+    assert_eq!(server.requests().len(), 32, "list pages and one look for trigger jobs");
+    run.says("trigger jobs could not be read");
     run.says("passed: unit 150/999");
 }
 

@@ -67,7 +67,8 @@ fn write_each(
         let sent = context
             .client
             .post(&call, body)
-            .and_then(|answer| parse_listed(answer, kind, &call));
+            .and_then(|answer| parse_listed(answer, kind, &call))
+            .and_then(|job| answers_for(target, action, job, &call));
         let outcome = match sent {
             Ok(job) => Ok(job),
             Err(err) if err.may_have_applied() => match read_back(target) {
@@ -100,6 +101,29 @@ fn write_each(
         }
     }
     Ok(done)
+}
+
+/// Whether GitLab's answer to a write is about the job written to: the job itself (cancel, erase,
+/// play), or for a retry or a replay its new attempt (same name, a higher id). Another job in the
+/// answer proves nothing, and is treated as an unreadable answer: the job is read back.
+fn answers_for(target: &Target, action: &str, job: Listed, call: &crate::api::Call) -> Result<Listed> {
+    let name = target.known.as_ref().map(|k| k.listed.job.name.as_str());
+    let new_attempt = job.job.id > target.id && name.is_some_and(|n| n == job.job.name);
+    let fits = match action {
+        "retry" => new_attempt || (name.is_none() && job.job.id > target.id),
+        "play" => job.job.id == target.id || new_attempt,
+        _ => job.job.id == target.id,
+    };
+    if fits {
+        return Ok(job);
+    }
+    Err(Error::unreadable(format!(
+        "{}: GitLab answered with {} (#{}), not job {} or a new attempt of it",
+        call.describe(),
+        job.job.name,
+        job.job.id,
+        target.id
+    )))
 }
 
 fn already_done(action: &str, done: &[Listed]) -> String {

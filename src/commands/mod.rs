@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorKind, ExitCode, Result};
 pub use crate::model::PipelineAt;
 use crate::model::{Kind, Listed};
 use crate::output::{self, Format};
+use crate::say;
 use crate::select::{self, Selector};
 use serde_json::value::RawValue;
 use std::io::{self, Write};
@@ -264,15 +265,17 @@ impl Context {
     /// A pipeline's jobs (latest attempts), as one consistent snapshot.
     pub fn jobs_of(&self, at: &PipelineAt) -> Result<Vec<Listed>> {
         let call = route::PIPELINE_JOBS.at(&at.project, at.id);
-        self.client
-            .get_list(&call, &[], Kind::Build, Consistency::Snapshot, None)
+        let list = self
+            .client
+            .get_list(&call, &[], Kind::Build, Consistency::Snapshot, None)?;
+        Ok(latest_attempts(list))
     }
 
     /// A pipeline's trigger jobs, as one consistent snapshot: from `/trigger_jobs` (GitLab 19.2+),
     /// else from `/bridges`, which older GitLabs serve. A GitLab without the route answers its
     /// catch-all 404; the choice is remembered for the rest of the run.
     pub fn bridges_of(&self, at: &PipelineAt) -> Result<Vec<Listed>> {
-        self.trigger_jobs(at, &[], None)
+        Ok(latest_attempts(self.trigger_jobs(at, &[], None)?))
     }
 
     /// [`Context::bridges_of`] with a query (`scope[]`) and a limit.
@@ -310,7 +313,16 @@ impl Context {
     pub fn single_job(&self, project: &str, id: u64) -> Result<Listed> {
         let call = route::JOB.at(project, id);
         let raw = self.client.get_json(&call)?;
-        parse_listed(raw, Kind::Build, &call)
+        let listed = parse_listed(raw, Kind::Build, &call)?;
+        // An answer about another job is not an answer about this one.
+        if listed.job.id != id {
+            return Err(Error::unreadable(format!(
+                "{}: GitLab answered with job {} instead",
+                call.describe(),
+                listed.job.id
+            )));
+        }
+        Ok(listed)
     }
 
     /// The latest attempt of `job`, when it is newer than `job`: GitLab gives a retried or
@@ -345,21 +357,38 @@ impl Context {
         let names_unmatched = unmatched.iter().any(|s| s.needs_pipeline());
         let ids_unmatched = unmatched.iter().any(|s| !s.needs_pipeline());
         let names_given = here.iter().any(Selector::needs_pipeline);
+        // A stage or a pattern may take in trigger jobs as well as builds: they are read too,
+        // with whichever token there is, so a failed trigger job cannot hide behind a passed build.
+        let broad = here.iter().any(|s| match s {
+            Selector::Stage(_) => true,
+            Selector::Name(name) => select::is_pattern(name),
+            _ => false,
+        });
         let mut bridges_unread = None;
         let mut bridges: Option<Vec<Listed>> = None;
         if !downstream.is_empty()
             || names_unmatched
+            || broad
             || (self.client.has_access_token() && (ids_unmatched || names_given))
         {
             match self.bridges_of(&top) {
                 Ok(list) => bridges = Some(list),
-                // A job token reads trigger jobs only from GitLab 19.0. The selector that sent us
-                // looking is reported as matching nothing, with the reason they were not read.
+                // A job token reads trigger jobs only from GitLab 19.0. A selector that matches
+                // no build is reported as matching nothing, with the reason; a stage or pattern
+                // goes on with its builds, and says so.
                 Err(err)
                     if downstream.is_empty()
                         && !self.client.has_access_token()
                         && matches!(err.http_status(), Some(401 | 403 | 404)) =>
                 {
+                    if broad {
+                        say::line(&format!(
+                            "gljob: warning: the pipeline's trigger jobs could not be read with \
+                             CI_JOB_TOKEN (GitLab 19.0+ allows it), so a stage or pattern takes in \
+                             only its builds; set GITLAB_TOKEN to include trigger jobs ({})",
+                            err.message()
+                        ));
+                    }
                     bridges_unread = Some(err.message().to_string());
                 }
                 Err(err) => return Err(err),
@@ -408,15 +437,39 @@ impl Context {
                 .iter()
                 .any(|p| matches!(p, Selection::Job(j) if j.listed.job.id == id))
             {
-                let listed = self.single_job(&self.project, id)?;
+                let single = self.single_job(&self.project, id)?;
                 let at = self
-                    .pipeline_of(&listed, None)
+                    .pipeline_of(&single, None)
                     .unwrap_or_else(|| top.clone());
-                picked.push(Selection::Job(Picked {
-                    listed,
-                    at,
-                    via: None,
-                }));
+                // A job given by an id of an older attempt is the job: judged (and acted on) by
+                // its latest attempt, from a list read like every other verdict.
+                let list = if at == top {
+                    listed.clone()
+                } else {
+                    self.jobs_of(&at)?
+                };
+                let latest = list
+                    .into_iter()
+                    .filter(|j| j.kind == single.kind && j.job.name == single.job.name)
+                    .max_by_key(|j| j.job.id)
+                    .filter(|j| j.job.id >= single.job.id)
+                    .unwrap_or(single);
+                if latest.job.id != id {
+                    say::line(&format!(
+                        "gljob: job {id} was retried; {} (#{}) is its latest attempt",
+                        latest.job.name, latest.job.id
+                    ));
+                }
+                let duplicate = picked
+                    .iter()
+                    .any(|p| matches!(p, Selection::Job(j) if j.listed.job.id == latest.job.id));
+                if !duplicate {
+                    picked.push(Selection::Job(Picked {
+                        listed: latest,
+                        at,
+                        via: None,
+                    }));
+                }
             }
         }
         for selector in downstream {
@@ -608,6 +661,27 @@ impl Context {
             Err(err) => Err(Error::output(err)),
         }
     }
+}
+
+/// The latest attempt of each job: GitLab's default list holds only those, but a list read while a
+/// job is retried may show the old attempt beside the new one. Names are what selectors and waits
+/// go by, so each name keeps its highest id, and one command never acts on two attempts of a job.
+fn latest_attempts(list: Vec<Listed>) -> Vec<Listed> {
+    let mut index: std::collections::HashMap<(bool, String), usize> =
+        std::collections::HashMap::with_capacity(list.len());
+    let mut kept: Vec<Listed> = Vec::with_capacity(list.len());
+    for job in list {
+        let key = (job.kind == Kind::Bridge, job.job.name.clone());
+        match index.get(&key) {
+            Some(&i) if kept[i].job.id < job.job.id => kept[i] = job,
+            Some(_) => {}
+            None => {
+                index.insert(key, kept.len());
+                kept.push(job);
+            }
+        }
+    }
+    kept
 }
 
 /// A refusal to read a downstream pipeline of another project: the job token must be allowed
