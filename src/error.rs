@@ -201,7 +201,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Makes arbitrary bytes from a server fit in a one-line message: control characters become
 /// spaces, runs of white space fold into one, and the result is cut to `max` characters.
 pub fn clean_snippet(bytes: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
+    // Secrets are removed before the text is cut: a token cut in half would no longer be found.
+    let lossy = String::from_utf8_lossy(bytes);
+    let text = crate::say::redact(&lossy);
     let mut out = String::new();
     let mut last_space = true;
     let mut count = 0;

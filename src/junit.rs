@@ -179,6 +179,9 @@ pub fn write(path: &Path, xml: &str) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "junit.xml".into());
     let temporary = directory.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    if let Err(why) = check_path(path) {
+        return Err(Error::output(std::io::Error::other(why)));
+    }
     let result = std::fs::File::create(&temporary)
         .and_then(|mut file| {
             file.write_all(xml.as_bytes())?;
@@ -192,8 +195,18 @@ pub fn write(path: &Path, xml: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checked before anything is sent: the report's directory must exist.
+/// Checked before anything is sent: the report's directory must exist, and what is at the path, if
+/// anything, must be a regular file (the report replaces it by a rename: `/dev/full` or a
+/// directory must never be replaced).
 pub fn check_path(path: &Path) -> std::result::Result<(), String> {
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !meta.is_file()
+    {
+        return Err(format!(
+            "--junit {} exists and is not a regular file",
+            path.display()
+        ));
+    }
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(format!(
             "--junit {}: the directory {} does not exist",
@@ -221,6 +234,8 @@ fn escape(text: &str) -> String {
             '\n' => out.push_str("&#10;"),
             '\t' => out.push_str("&#9;"),
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            // XML 1.0 has no way to write U+FFFE and U+FFFF at all: shown escaped.
+            '\u{fffe}' | '\u{ffff}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
     }

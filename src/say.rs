@@ -67,11 +67,17 @@ impl Redactor {
 
     /// A secret, in the forms it may be printed: as given, trimmed, percent-decoded and encoded.
     pub fn add(&mut self, secret: &str) {
+        let trimmed = secret.trim();
+        let encoded = crate::url::encode(trimmed);
         for form in [
             secret.to_string(),
-            secret.trim().to_string(),
-            percent_decode(secret.trim()),
-            crate::url::encode(secret.trim()),
+            trimmed.to_string(),
+            percent_decode(trimmed),
+            lower_escapes(&encoded),
+            // Form encoding: a space is `+`.
+            encoded.replace("%20", "+"),
+            lower_escapes(&encoded).replace("%20", "+"),
+            encoded,
         ] {
             if form.chars().count() >= MIN_SECRET_LEN && !self.secrets.contains(&form) {
                 self.secrets.push(form);
@@ -179,6 +185,24 @@ fn redact_url_credentials(text: &str) -> Option<String> {
     changed.then_some(final_text)
 }
 
+/// `%2B` → `%2b`: percent-encoding with lower-case hex digits, the rest unchanged.
+fn lower_escapes(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut hex_left = 0;
+    for c in encoded.chars() {
+        if c == '%' {
+            hex_left = 2;
+            out.push(c);
+        } else if hex_left > 0 {
+            hex_left -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -225,8 +249,21 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Control characters, and the invisible ones that move or hide text: direction marks and
+/// overrides, zero-width characters, line and paragraph separators, the soft hyphen and the BOM.
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
 }
 
 static REDACTOR: OnceLock<Redactor> = OnceLock::new();
@@ -234,6 +271,14 @@ static REDACTOR: OnceLock<Redactor> = OnceLock::new();
 /// Makes `redactor` the one every later line goes through. Called once, first thing in `main`.
 pub fn install(redactor: Redactor) {
     let _ = REDACTOR.set(redactor);
+}
+
+/// `text` with every secret of the run removed (nothing else changed).
+pub fn redact(text: &str) -> Cow<'_, str> {
+    match REDACTOR.get() {
+        Some(redactor) => redactor.redact(text),
+        None => Cow::Borrowed(text),
+    }
 }
 
 /// Text for people: secrets removed, control characters escaped.
@@ -357,5 +402,9 @@ mod tests {
             "x\\r\\n\\x1b[32mpassed: deploy\\t\\u{202e}"
         );
         assert_eq!(escape_controls("rspec 1/3 ✓"), "rspec 1/3 ✓");
+        assert_eq!(
+            escape_controls("a\u{2028}b\u{200e}c\u{feff}d\u{ad}"),
+            "a\\u{2028}b\\u{200e}c\\u{feff}d\\xad"
+        );
     }
 }

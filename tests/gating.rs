@@ -281,7 +281,11 @@ fn a_thousand_jobs_cost_one_list_read_per_round_whatever_is_selected() {
     assert_eq!(list_reads(&server), 3);
     // Besides: the pattern makes gljob look for trigger jobs once, at resolution (`/trigger_jobs`,
     // then `/bridges` on this 18.3, which the job token cannot read: a warning says so).
-    assert_eq!(server.requests().len(), 32, "list pages and one look for trigger jobs");
+    assert_eq!(
+        server.requests().len(),
+        32,
+        "list pages and one look for trigger jobs"
+    );
     run.says("trigger jobs could not be read");
     run.says("passed: unit 150/999");
 }

@@ -106,7 +106,12 @@ fn write_each(
 /// Whether GitLab's answer to a write is about the job written to: the job itself (cancel, erase,
 /// play), or for a retry or a replay its new attempt (same name, a higher id). Another job in the
 /// answer proves nothing, and is treated as an unreadable answer: the job is read back.
-fn answers_for(target: &Target, action: &str, job: Listed, call: &crate::api::Call) -> Result<Listed> {
+fn answers_for(
+    target: &Target,
+    action: &str,
+    job: Listed,
+    call: &crate::api::Call,
+) -> Result<Listed> {
     let name = target.known.as_ref().map(|k| k.listed.job.name.as_str());
     let new_attempt = job.job.id > target.id && name.is_some_and(|n| n == job.job.name);
     let fits = match action {
