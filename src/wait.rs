@@ -597,6 +597,30 @@ mod tests {
     }
 
     #[test]
+    fn attempts_only_go_forwards() {
+        // Popped from the end: #11 is seen, then a lagging list shows #10 (success), then #11
+        // fails. The older attempt is never judged: that round is read again.
+        let rounds = RefCell::new(vec![
+            vec![listed(11, "build", "failed", false)],
+            vec![listed(10, "build", "success", false)],
+        ]);
+        let mut source = |_: &[Followed]| Ok(snapshot(rounds.borrow_mut().pop().unwrap()));
+        let start = Followed::new(listed(11, "build", "running", false), track());
+        let outcome = wait(&mut vec![start], &mut source, options(), &Deadline::none()).unwrap();
+        assert_eq!(outcome, Outcome::NotPassed);
+        // Two attempts in one list: the highest id is the one judged.
+        let mut source = |_: &[Followed]| {
+            Ok(snapshot(vec![
+                listed(10, "build", "success", false),
+                listed(11, "build", "failed", false),
+            ]))
+        };
+        let start = Followed::new(listed(11, "build", "running", false), track());
+        let outcome = wait(&mut vec![start], &mut source, options(), &Deadline::none()).unwrap();
+        assert_eq!(outcome, Outcome::NotPassed);
+    }
+
+    #[test]
     fn times_out_with_the_last_status() {
         let mut source = |_: &[Followed]| Ok(snapshot(vec![listed(1, "deploy", "manual", false)]));
         let mut end = vec![Followed::new(listed(1, "deploy", "manual", false), track())];
