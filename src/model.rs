@@ -195,6 +195,26 @@ impl Listed {
         })
     }
 
+    /// The fields [`Listed::from_item`] reads: the scanner keeps only these of each job.
+    pub const FIELDS: [&'static str; 16] = [
+        "id",
+        "status",
+        "name",
+        "stage",
+        "ref",
+        "allow_failure",
+        "duration",
+        "failure_reason",
+        "web_url",
+        "pipeline",
+        "downstream_pipeline",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "erased_at",
+        "archived",
+    ];
+
     /// An item of a list page, from the scanner's one pass: only the fields [`Job`] has are
     /// parsed, each from its own few bytes; the item's bytes are copied once.
     pub fn from_item(item: &json::Item<'_>, kind: Kind) -> Result<Self, String> {

@@ -135,7 +135,7 @@ fn exercise(bytes: &[u8]) {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return;
     };
-    let _ = json::for_each_item(text, |item| {
+    let _ = json::for_each_item(text, &Listed::FIELDS, |item| {
         let _ = Listed::from_item(item, Kind::Build);
         Ok(())
     });
@@ -172,7 +172,7 @@ fn exercise(bytes: &[u8]) {
 /// The items the scanner finds in `text`, as (bytes, parsed job).
 fn scanned(text: &str) -> Result<Vec<(String, Listed)>, String> {
     let mut found = Vec::new();
-    json::for_each_item(text, |item| {
+    json::for_each_item(text, &Listed::FIELDS, |item| {
         let listed = Listed::from_item(item, Kind::Build)?;
         found.push((item.text.to_string(), listed));
         Ok(())
@@ -228,7 +228,7 @@ proptest! {
         let Ok(text) = std::str::from_utf8(&bytes) else { return Ok(()); };
         let serde = serde_json::from_str::<Vec<serde_json::Map<String, Value>>>(text);
         let mut ours = Vec::new();
-        let scanner = json::for_each_item(text, |item| {
+        let scanner = json::for_each_item(text, &Listed::FIELDS, |item| {
             ours.push(item.text.to_string());
             Ok(())
         });

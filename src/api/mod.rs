@@ -663,7 +663,7 @@ fn parse_page(call: &Call, answer: &Answer, kind: Kind) -> Result<Vec<Listed>> {
     let text = std::str::from_utf8(&answer.body).map_err(|e| unreadable(e.to_string()))?;
     let mut jobs = Vec::with_capacity(PER_PAGE);
     let mut bad_item = None;
-    crate::json::for_each_item(text, |item| {
+    crate::json::for_each_item(text, &Listed::FIELDS, |item| {
         match Listed::from_item(item, kind) {
             Ok(job) => jobs.push(job),
             Err(why) => bad_item = Some(why),
