@@ -165,10 +165,10 @@ pub fn render_error(suite: &str, message: &str) -> String {
 /// Writes `xml` to `path` whole: a temporary file in the same directory, then a rename.
 pub fn write(path: &Path, xml: &str) -> Result<()> {
     let failed = |e: std::io::Error| {
-        Error::output(e).hint(format!(
-            "the JUnit report {} was not written",
-            path.display()
-        ))
+        Error::new(
+            crate::error::ErrorKind::Output,
+            format!("the JUnit report {} was not written: {e}", path.display()),
+        )
     };
     let directory = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
@@ -180,7 +180,7 @@ pub fn write(path: &Path, xml: &str) -> Result<()> {
         .unwrap_or_else(|| "junit.xml".into());
     let temporary = directory.join(format!(".{file_name}.{}.tmp", std::process::id()));
     if let Err(why) = check_path(path) {
-        return Err(Error::output(std::io::Error::other(why)));
+        return Err(failed(std::io::Error::other(why)));
     }
     let result = std::fs::File::create(&temporary)
         .and_then(|mut file| {

@@ -335,6 +335,7 @@ impl Client {
         let mut items: Vec<Listed> = Vec::new();
         let mut seen: HashSet<u64> = HashSet::new();
         let mut cursor: Option<String> = None;
+        let mut cursors_seen: HashSet<String> = HashSet::new();
         for page in 1..=MAX_PAGES {
             let mut page_query: Vec<(&str, String)> = query.to_vec();
             page_query.extend([
@@ -370,10 +371,11 @@ impl Client {
                 return Ok(Some(items));
             }
             match answer.header("link").and_then(next_cursor) {
-                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+                // A cursor seen before would go round in a loop.
+                Some(next) if cursors_seen.insert(next.clone()) => cursor = Some(next),
                 Some(_) => {
                     return Err(Error::unreadable(format!(
-                        "{}: GitLab's next-page Link repeats the cursor just used",
+                        "{}: GitLab's next-page Link repeats a cursor already used",
                         call.describe()
                     )));
                 }

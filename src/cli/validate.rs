@@ -175,6 +175,17 @@ fn invocation(
         .iter()
         .map(|i| parse_input(i))
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, (name, _)) in inputs.iter().enumerate() {
+        if inputs[..i].iter().any(|(earlier, _)| earlier == name) {
+            return Err(format!("--input {name} is given more than once"));
+        }
+    }
+    if raw.status.is_some() && (raw.strict || raw.allow_skipped) {
+        return Err(
+            "--status judges by the statuses listed; --strict and --allow-skipped do not apply"
+                .into(),
+        );
+    }
 
     let parsed = match command {
         CommandName::Job => Command::Job { selectors },
@@ -349,9 +360,17 @@ fn parse_input(text: &str) -> Result<(String, serde_json::Value), String> {
         return Err(format!("--input '{text}' needs an input name before '='"));
     }
     let value = if json {
-        serde_json::from_str(value).map_err(|e| {
+        let value: serde_json::Value = serde_json::from_str(value).map_err(|e| {
             format!("--input '{text}': the value after ':=' is not JSON ({e}); use NAME=TEXT for a string")
-        })?
+        })?;
+        // GitLab's inputs are strings, numbers, booleans and arrays.
+        if value.is_object() || value.is_null() {
+            return Err(format!(
+                "--input '{text}': a job input is a string, number, boolean or array, not {}",
+                if value.is_null() { "null" } else { "an object" }
+            ));
+        }
+        value
     } else {
         serde_json::Value::String(value.to_string())
     };

@@ -64,6 +64,14 @@ fn write_each(
         }
         let call = route.at(&target.project, target.id);
         let kind = target.known.as_ref().map_or(Kind::Build, |k| k.listed.kind);
+        // Past the deadline nothing more is sent: a timeout, not a write of unknown outcome.
+        if let Err(err) = context.client.deadline().check(&call.describe()) {
+            return Err(if done.is_empty() {
+                err
+            } else {
+                err.hint(already_done(action, &done))
+            });
+        }
         let sent = context
             .client
             .post(&call, body)
@@ -222,20 +230,30 @@ fn inputs_object(inputs: &[(String, Value)]) -> serde_json::Map<String, Value> {
 /// GitLab's version is read; an older one is refused here, with nothing written.
 fn require_inputs_support(context: &Context) -> Result<()> {
     let call = route::VERSION.of_project("");
-    let version = match context.client.get_json(&call) {
-        Ok(raw) => serde_json::from_str::<Value>(raw.get())
-            .ok()
-            .and_then(|v| v.get("version").and_then(Value::as_str).map(str::to_string)),
-        Err(err) if !err.is_transient() => {
-            say::line(&format!(
-                "gljob: warning: could not read GitLab's version ({}); a GitLab before 18.10 \
-                 ignores job inputs without a word",
-                err.message()
-            ));
-            return Ok(());
-        }
-        Err(err) => return Err(err),
+    // Nothing is written unless this GitLab is shown to take inputs: a version that cannot be
+    // read or understood stops the command (the deadline running out stays a timeout).
+    let unproven = |why: String| {
+        Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "job inputs need GitLab 18.10 or later, and {why}: an older GitLab would run the \
+                 job with its default inputs without a word. Nothing was played or retried"
+            ),
+        )
     };
+    let raw = match context.client.get_json(&call) {
+        Ok(raw) => raw,
+        Err(err) if err.exit_code() == ExitCode::TimedOut => return Err(err),
+        Err(err) => {
+            return Err(unproven(format!(
+                "GitLab's version could not be read ({})",
+                err.message()
+            )));
+        }
+    };
+    let version = serde_json::from_str::<Value>(raw.get())
+        .ok()
+        .and_then(|v| v.get("version").and_then(Value::as_str).map(str::to_string));
     let parsed = version.as_deref().and_then(|text| {
         let mut parts = text.split(['.', '-']);
         let major: u32 = parts.next()?.parse().ok()?;
@@ -243,23 +261,50 @@ fn require_inputs_support(context: &Context) -> Result<()> {
         Some((major, minor))
     });
     match parsed {
-        Some(found) if found < (18, 10) => Err(Error::new(
-            ErrorKind::Unsupported,
-            format!(
-                "job inputs need GitLab 18.10 or later, and this GitLab is {}: it would run the \
-                 job with its default inputs. Nothing was played or retried",
-                version.unwrap_or_default()
-            ),
-        )),
-        Some(_) => Ok(()),
-        None => {
-            say::line(
-                "gljob: warning: GitLab's version is unreadable; a GitLab before 18.10 ignores \
-                 job inputs without a word",
-            );
-            Ok(())
+        Some(found) if found >= (18, 10) => Ok(()),
+        Some(_) => Err(unproven(format!(
+            "this GitLab is {}",
+            version.unwrap_or_default()
+        ))),
+        None => Err(unproven(format!(
+            "GitLab's version is unreadable ({})",
+            crate::error::clean_snippet(raw.get().as_bytes(), 80)
+        ))),
+    }
+}
+
+/// GitLab runs a finished manual job again by retrying it, and the retry drops the inputs (and
+/// variables) sent with the play (`docs/gitlab-behaviour.md` §10.4): inputs are refused there
+/// before anything is written; variables are warned about.
+fn check_replay(targets: &[Target], variables: bool, inputs: bool) -> Result<()> {
+    for target in targets {
+        let Some(known) = &target.known else {
+            continue;
+        };
+        let job = &known.listed.job;
+        if !job.status.is_final() {
+            continue;
+        }
+        if inputs {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{} (#{}) is {}: playing it again makes GitLab retry it, which drops job \
+                     inputs; nothing was played. Run it with inputs from a new pipeline, or play it \
+                     again without --input",
+                    job.name, job.id, job.status
+                ),
+            ));
+        }
+        if variables {
+            say::line(&format!(
+                "gljob: warning: {} (#{}) is {}: playing it again makes GitLab retry it, which \
+                 drops the --var values",
+                job.name, job.id, job.status
+            ));
         }
     }
+    Ok(())
 }
 
 pub fn play(
@@ -270,6 +315,7 @@ pub fn play(
     wait: Option<WaitOptions>,
 ) -> Result<ExitCode> {
     let targets = prepare(context, selectors, &route::PLAY)?;
+    check_replay(&targets, !variables.is_empty(), !inputs.is_empty())?;
     if !inputs.is_empty() {
         require_inputs_support(context)?;
     }

@@ -521,7 +521,19 @@ impl Context {
         }
         let mut found = Vec::new();
         for trigger in matching {
-            let Some(child) = self.downstream_of(trigger, at) else {
+            let child = self.downstream_of(trigger, at);
+            // A trigger job naming its own pipeline, or the top one, would loop (and could pick
+            // the job running gljob): GitLab never creates such a tree.
+            if let Some(child) = &child
+                && (child == at || *child == self.configured_pipeline()?)
+            {
+                return Err(Error::no_match(format!(
+                    "{path}: trigger job {} (#{}) names pipeline {}, which is above it; gljob \
+                     does not follow a loop",
+                    trigger.job.name, trigger.job.id, child.id
+                )));
+            }
+            let Some(child) = child else {
                 found.push(Selection::Awaiting(Awaiting {
                     bridge: trigger.clone(),
                     at: at.clone(),
@@ -576,11 +588,18 @@ impl Context {
             let bridges = self.bridges_of(at).map_err(explain)?;
             return self.below(at, &bridges, selector, path.to_string(), depth + 1);
         }
+        let own = self.config.own_job_id;
         let mut jobs = self.jobs_of(at).map_err(explain)?;
-        if select::unmatched(std::slice::from_ref(selector), &jobs, None).len() == 1 {
+        // A pattern or stage takes in the pipeline's trigger jobs too, as at the top.
+        let broad = match selector {
+            Selector::Stage(_) => true,
+            Selector::Name(name) => select::is_pattern(name),
+            _ => false,
+        };
+        if broad || select::unmatched(std::slice::from_ref(selector), &jobs, own).len() == 1 {
             jobs.extend(self.bridges_of(at).map_err(explain)?);
         }
-        let picked = select::resolve(std::slice::from_ref(selector), &jobs, None, at.id)
+        let picked = select::resolve(std::slice::from_ref(selector), &jobs, own, at.id)
             .map_err(|why| Error::no_match(format!("{path}{}: {why}", selector.text())))?;
         Ok(picked
             .into_iter()

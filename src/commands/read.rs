@@ -105,14 +105,21 @@ pub fn bridges(
     let top = context.configured_pipeline()?;
     if tree {
         let mut lines = vec![format!("pipeline {} (project {})", top.id, top.project)];
-        draw(context, &top, 1, &mut lines)?;
+        let mut drawn = vec![top.clone()];
+        let mut unreadable = None;
+        draw(context, &top, 1, &mut lines, &mut drawn, &mut unreadable)?;
         context.print(|out| {
             for line in &lines {
                 writeln!(out, "{}", say::clean(line))?;
             }
             Ok(())
         })?;
-        return Ok(ExitCode::Done);
+        // The tree is drawn as far as it could be read; a part GitLab refused is still a
+        // refusal (exit 3), said again on the last line.
+        return match unreadable {
+            Some(err) => Err(err),
+            None => Ok(ExitCode::Done),
+        };
     }
     let bridges = context.trigger_jobs(&top, &scope_query(scopes), limit)?;
     context.print(|out| output::jobs(out, &context.format, &bridges.iter().collect::<Vec<_>>()))?;
@@ -121,14 +128,22 @@ pub fn bridges(
 
 /// The tree below pipeline `at`, for people: its jobs, then its trigger jobs each with the
 /// pipeline it created, indented by level.
-fn draw(context: &Context, at: &PipelineAt, depth: usize, lines: &mut Vec<String>) -> Result<()> {
+fn draw(
+    context: &Context,
+    at: &PipelineAt,
+    depth: usize,
+    lines: &mut Vec<String>,
+    drawn: &mut Vec<PipelineAt>,
+    unreadable: &mut Option<crate::error::Error>,
+) -> Result<()> {
     let indent = "  ".repeat(depth);
     // A branch that cannot be read (another project's pipeline the job token may not see) is
-    // said in its place; the rest of the tree is still drawn. The top pipeline must be readable.
-    let readable = |result: Result<Vec<Listed>>, lines: &mut Vec<String>| match result {
+    // said in its place and the rest of the tree is still drawn. The top pipeline must be readable.
+    let mut readable = |result: Result<Vec<Listed>>, lines: &mut Vec<String>| match result {
         Ok(list) => Ok(Some(list)),
         Err(err) if depth > 1 && err.http_status().is_some() => {
             lines.push(format!("{indent}(not readable: {})", err.message()));
+            unreadable.get_or_insert(err);
             Ok(None)
         }
         Err(err) => Err(err),
@@ -168,11 +183,18 @@ fn draw(context: &Context, at: &PipelineAt, depth: usize, lines: &mut Vec<String
             "{indent}{} (#{}, trigger) {} -> pipeline {}{project} ({status})",
             job.name, job.id, job.status, child.id
         ));
+        // Each pipeline is drawn once: a loop or several trigger jobs naming one pipeline would
+        // otherwise draw (and read) it again and again.
+        if drawn.contains(&child) {
+            lines.push(format!("{indent}  (pipeline {} is drawn above)", child.id));
+            continue;
+        }
         if depth >= MAX_DEPTH {
             lines.push(format!("{indent}  … ({MAX_DEPTH} levels shown)"));
             continue;
         }
-        draw(context, &child, depth + 1, lines)?;
+        drawn.push(child.clone());
+        draw(context, &child, depth + 1, lines, drawn, unreadable)?;
     }
     Ok(())
 }
