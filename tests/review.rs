@@ -2,7 +2,10 @@
 //! fix: verdicts on an older attempt, two attempts of one job in one list, answers about another
 //! job, a retried job given by id, a trigger job hidden in a stage, a token cut in half by a
 //! quoted body, tokens in other encodings, JUnit reports that were not XML or replaced a device,
-//! and invisible characters that reorder or break lines. (A closed stdout, also found, cannot be
+//! invisible characters that reorder or break lines; and from a second review, trigger jobs below
+//! a pattern, trigger jobs naming a pipeline above them, a pipeline replaced in the round its job
+//! ended, inputs to a GitLab not shown to take them, JUnit write failures, `trace --follow` below
+//! a trigger job run again. (A closed stdout, also found, cannot be
 //! told apart: Rust opens /dev/null in its place before `main`, as for `>/dev/null`.)
 
 mod support;
@@ -190,4 +193,192 @@ fn invisible_characters_are_shown_escaped() {
     }
     let run = gljob_to(&server, &["jobs"], &[], Stdout::Piped);
     assert!(!run.out().contains('\u{2028}'), "{:?}", run.out());
+}
+
+// ---- the second review ----------------------------------------------------------------------
+
+use support::gitlab::{Input, Pipeline, Rule};
+
+const GITLAB_19_2_API: (&str, Option<&str>) = ("GITLAB_TOKEN", Some(API_TOKEN));
+
+/// `docs::*` takes in the child pipeline's trigger jobs too: a failed one there fails the gate.
+#[test]
+fn a_pattern_below_a_trigger_job_takes_in_its_trigger_jobs() {
+    let server = GitLab::start(GITLAB_19_2);
+    server.add([Job::new(10, "docs", "deploy", "success").bridge(Some(2000))]);
+    server.add_pipeline(
+        Pipeline::child(2000),
+        [
+            Job::new(20, "d1", "test", "success"),
+            Job::new(21, "sub", "test", "failed").bridge(None),
+        ],
+    );
+    gljob(&server, &["check", "docs::*"], &[])
+        .expect(1)
+        .says("sub");
+}
+
+/// A trigger job whose downstream pipeline is the top pipeline: refused, and the job running
+/// gljob (#500 in the top pipeline) is never acted on.
+#[test]
+fn a_trigger_job_naming_a_pipeline_above_it_is_refused() {
+    let server = GitLab::start(GITLAB_19_2);
+    server.add([Job::new(10, "docs", "deploy", "running").bridge(Some(1000))]);
+    gljob(&server, &["cancel", "docs::*"], &[GITLAB_19_2_API])
+        .expect(3)
+        .says("above it");
+    assert!(
+        server.requests_to("POST", "/cancel").is_empty(),
+        "nothing canceled"
+    );
+    gljob(&server, &["wait", "docs::*", "--timeout", "5s"], &[]).expect(3);
+    // bridges --tree draws pipeline 1000 once, however often it is named.
+    let run = gljob(&server, &["bridges", "--tree"], &[]);
+    run.expect(0);
+    assert!(run.out().contains("is drawn above"), "{}", run.out());
+}
+
+/// Inputs go only to a GitLab shown to be 18.10 or later; nothing is played otherwise.
+#[test]
+fn inputs_are_sent_only_to_a_gitlab_shown_to_take_them() {
+    for body in [
+        "{}",
+        r#"{"version":""}"#,
+        r#""abc""#,
+        r#"{"version":"v18.10"}"#,
+    ] {
+        let server = GitLab::start((19, 2));
+        server
+            .add([Job::new(5, "deploy", "deploy", "manual")
+                .inputs(vec![Input::new("region", "string")])]);
+        server.fault(Fault::status("GET", "/version", 200, body));
+        gljob(&server, &["play", "5", "--input", "region=eu"], &[API])
+            .expect(3)
+            .says("Nothing was played");
+        assert!(server.requests_to("POST", "/play").is_empty(), "{body}");
+    }
+    // A deadline that runs out while the version is read is a timeout, and nothing is sent.
+    let server = GitLab::start((19, 2));
+    server.add([Job::new(5, "deploy", "deploy", "manual")]);
+    server.fault(Rule::new("GET", "/version", Fault::NoAnswer));
+    let args = ["play", "5", "--input", "a=1", "--wait", "--timeout", "1s"];
+    gljob(&server, &args, &[API]).expect(124);
+    assert!(server.requests_to("POST", "/play").is_empty());
+    // A finished manual job played again is retried by GitLab, which drops inputs: refused.
+    let server = GitLab::start((19, 2));
+    server.add([Job::new(5, "deploy", "deploy", "success").manual()]);
+    gljob(&server, &["play", "5", "--input", "region=eu"], &[API])
+        .expect(3)
+        .says("drops job inputs");
+    assert!(server.requests_to("POST", "/play").is_empty());
+}
+
+/// A JUnit report that cannot be written is said, and the verdict keeps its exit code. (`/proc`
+/// takes no new file, even from root: the path passes the check made before anything is sent,
+/// and the write fails at the end.)
+#[test]
+fn a_report_that_cannot_be_written_leaves_the_verdict() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(1, "bad", "test", "failed"),
+        Job::new(2, "slow", "test", "running"),
+    ]);
+    let path = "/proc/gljob-report.xml";
+    gljob(&server, &["check", "bad", "--junit", path], &[])
+        .expect(1)
+        .says("was not written");
+    gljob(
+        &server,
+        &["wait", "bad", "--interval", "5ms", "--junit", path],
+        &[],
+    )
+    .expect(1)
+    .says("was not written");
+    let args = [
+        "wait",
+        "slow",
+        "--interval",
+        "5ms",
+        "--timeout",
+        "300ms",
+        "--junit",
+        path,
+    ];
+    gljob(&server, &args, &[])
+        .expect(124)
+        .says("was not written");
+}
+
+/// Inputs: a name given twice, an object or null value are usage errors; `--status` with
+/// `--strict` too. Nothing is sent.
+#[test]
+fn odd_inputs_and_flag_mixes_are_usage_errors() {
+    let server = GitLab::start(GITLAB_18);
+    for args in [
+        vec!["play", "5", "--input", "a=1", "--input", "a=2"],
+        vec!["play", "5", "--input", r#"a:={"o":1}"#],
+        vec!["play", "5", "--input", "a:=null"],
+        vec!["check", "x", "--status", "success", "--strict"],
+    ] {
+        gljob(&server, &args, &[API]).expect(2);
+    }
+    assert!(server.requests().is_empty());
+}
+
+/// The round that reads a job's end in its pipeline also reads the trigger jobs above it: if they
+/// show the pipeline replaced, the job is judged in the new one, not passed in the old.
+#[test]
+fn a_pipeline_replaced_in_the_round_a_job_ended_is_not_passed_on() {
+    let server = GitLab::start(GITLAB_19_2);
+    server.add([Job::new(10, "docs", "deploy", "running")
+        .bridge(Some(2000))
+        .steps(vec![
+            vec![],
+            vec![support::gitlab::Step::CreateDownstream(3000)],
+        ])]);
+    server.add_pipeline(
+        Pipeline::child(2000),
+        [Job::new(20, "d1", "test", "running").then(&["running", "success"])],
+    );
+    server.add_pipeline(
+        Pipeline::child(3000).late(),
+        [Job::new(30, "d1", "test", "failed")],
+    );
+    gljob(&server, &["wait", "docs::d1", "--interval", "5ms"], &[])
+        .expect(1)
+        .says("NOT PASSED: d1 (#30) failed")
+        .never_says("passed: d1 (#20)");
+}
+
+/// `trace --follow` of a job below a trigger job that was run again follows the job into the new
+/// pipeline, and exits on its end there.
+#[test]
+fn trace_follow_below_a_trigger_job_run_again_follows_the_new_pipeline() {
+    let server = GitLab::start(GITLAB_19_2);
+    server.add([Job::new(10, "docs", "deploy", "running")
+        .bridge(Some(2000))
+        .steps(vec![
+            vec![],
+            vec![support::gitlab::Step::CreateDownstream(3000)],
+        ])]);
+    server.add_pipeline(
+        Pipeline::child(2000),
+        [Job::new(20, "d1", "test", "running").then(&["success"])],
+    );
+    server.add_pipeline(
+        Pipeline::child(3000).late(),
+        [Job::new(30, "d1", "test", "failed")],
+    );
+    let args = [
+        "trace",
+        "docs::d1",
+        "--follow",
+        "--interval",
+        "5ms",
+        "--timeout",
+        "10s",
+    ];
+    gljob(&server, &args, &[API])
+        .expect(1)
+        .says("created pipeline 3000; following d1 (#30) there");
 }

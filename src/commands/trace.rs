@@ -47,7 +47,16 @@ pub fn trace(
         };
     }
     let at = target.known.as_ref().map(|k| k.at.clone());
-    match follow_log(context, &target.project, target.id, at, interval, &mut out) {
+    let via = target.known.as_ref().and_then(|k| k.via.clone());
+    match follow_log(
+        context,
+        &target.project,
+        target.id,
+        at,
+        via,
+        interval,
+        &mut out,
+    ) {
         Err(err) if *err.kind() == ErrorKind::TimedOut => {
             say::line(&format!("gljob: {}", err.message()));
             Ok(ExitCode::TimedOut)
@@ -62,18 +71,20 @@ fn follow_log(
     context: &Context,
     project: &str,
     first_id: u64,
-    by_name: Option<PipelineAt>,
+    mut by_name: Option<PipelineAt>,
+    mut via: Option<crate::wait::Via>,
     interval: Duration,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     let deadline = *context.client.deadline();
+    let mut project = project.to_string();
     let mut job_id = first_id;
     // GitLab sends the whole log on every read: remember how much was printed and print the rest.
     let mut printed: u64 = 0;
     loop {
         // The status is read before the log, so once it is final the log read after it is whole.
-        let job = context.single_job(project, job_id)?;
-        let call = route::TRACE.at(project, job_id);
+        let job = context.single_job(&project, job_id)?;
+        let call = route::TRACE.at(&project, job_id);
         let body = context.client.get_stream(&call)?;
         let mut reader = body.into_reader();
         let skipped = io::copy(&mut (&mut reader).take(printed), &mut io::sink())
@@ -120,6 +131,22 @@ fn follow_log(
                 printed = 0;
                 continue;
             }
+            // A job below a trigger job: if the trigger job was run again, its new pipeline holds
+            // the job to judge, and its log is followed there from the start.
+            if let Some(old) = &via
+                && let Some(moved) = moved_below(context, old)?
+            {
+                say::line(&format!(
+                    "gljob: {} was run again and created pipeline {}; following {} (#{}) there",
+                    old.trigger, moved.at.id, moved.listed.job.name, moved.listed.job.id
+                ));
+                project = moved.at.project.clone();
+                job_id = moved.listed.job.id;
+                by_name = Some(moved.at.clone());
+                via = moved.via.clone();
+                printed = 0;
+                continue;
+            }
             if job.job.status == Status::Success {
                 return Ok(ExitCode::Done);
             }
@@ -140,6 +167,35 @@ fn follow_log(
             return Err(deadline.exceeded("following the log"));
         }
     }
+}
+
+/// The job `old` leads to in the pipeline its trigger job now names, when that is another one.
+fn moved_below(context: &Context, old: &crate::wait::Via) -> Result<Option<super::Picked>> {
+    let trigger = context
+        .bridges_of(&old.parent)?
+        .into_iter()
+        .find(|b| b.job.name == old.trigger);
+    let Some(trigger) = trigger else {
+        return Ok(None);
+    };
+    let Some(child) = context.downstream_of(&trigger, &old.parent) else {
+        return Ok(None);
+    };
+    if child.id == old.child {
+        return Ok(None);
+    }
+    let prefix = old.path.strip_suffix(&old.rest.text()).unwrap_or_default();
+    let found = context.resolve_in(&child, &old.rest, prefix, 1)?;
+    Ok(found.into_iter().find_map(|selection| match selection {
+        super::Selection::Job(mut picked) => {
+            picked.via = Some(crate::wait::Via {
+                child: child.id,
+                ..old.clone()
+            });
+            Some(picked)
+        }
+        super::Selection::Awaiting(_) => None,
+    }))
 }
 
 enum Copied {
