@@ -267,7 +267,12 @@ impl Listed {
             archived: false,
         };
         // One look at each field, as serde's derive would, but only at the ones a `Job` has.
-        for &(key, text) in item.fields {
+        for (i, &(key, text)) in item.fields.iter().enumerate() {
+            // A field given twice has no one meaning (serde refuses it in a single job; so does
+            // this): the job is not one GitLab would send.
+            if item.fields[..i].iter().any(|(earlier, _)| *earlier == key) {
+                return Err(format!("duplicate field `{key}`"));
+            }
             match key {
                 "id" => {
                     id = match text.parse::<u64>() {

@@ -265,3 +265,18 @@ proptest! {
         exercise(&seed);
     }
 }
+
+/// A field given twice has no one meaning: the scanner refuses the job, as serde does.
+#[test]
+fn a_duplicate_field_is_refused_by_both_parsers() {
+    let page = r#"[{"id":1,"status":"success","name":"a","status":"failed"}]"#;
+    let mut results = Vec::new();
+    json::for_each_item(page, &Listed::FIELDS, |item| {
+        results.push(Listed::from_item(item, Kind::Build).map(|_| ()));
+        Ok(())
+    })
+    .unwrap();
+    assert!(results[0].as_ref().is_err_and(|e| e.contains("duplicate")));
+    let single = RawValue::from_string(page[1..page.len() - 1].to_string()).unwrap();
+    assert!(Listed::parse(single, Kind::Build).is_err());
+}
