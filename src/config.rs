@@ -189,12 +189,7 @@ fn load_cas(flag: Option<&str>, env: &impl Fn(&str) -> Option<String>) -> Result
             let pem = if value.contains("-----BEGIN") {
                 value.into_bytes()
             } else {
-                std::fs::read(value.trim()).map_err(|e| {
-                    Error::usage(format!(
-                        "{source}: cannot read the CA file '{}': {e}",
-                        value.trim()
-                    ))
-                })?
+                read_ca_file(&source, value.trim())?
             };
             Ok(CaBundle { source, pem })
         })
@@ -212,6 +207,29 @@ fn secret(source: &str, value: Option<String>) -> Result<Option<Secret>> {
         ))),
         Some(value) => Ok(Some(Secret(value.trim().to_string()))),
     }
+}
+
+/// A CA bundle is a regular file of at most [`MAX_CA_FILE`] bytes: a FIFO would block on open and
+/// `/dev/zero` would never end, neither bounded by `--timeout` (reading happens before any
+/// request), so they are refused by their kind before they are opened.
+const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
+
+fn read_ca_file(source: &str, path: &str) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let refuse = |why: String| Error::usage(format!("{source}: the CA file '{path}' {why}"));
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::usage(format!("{source}: cannot read the CA file '{path}': {e}")))?;
+    if !meta.is_file() {
+        return Err(refuse("is not a regular file".into()));
+    }
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CA_FILE + 1).read_to_end(&mut pem))
+        .map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        return Err(refuse(format!("is larger than {} MiB", MAX_CA_FILE >> 20)));
+    }
+    Ok(pem)
 }
 
 fn parse_id_var(env: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<u64>> {

@@ -257,7 +257,10 @@ fn dotenv_key(path: &str) -> String {
 /// One line for a script: line breaks and tabs (which separate values) become spaces, and any
 /// other control character is shown escaped, never obeyed.
 fn single_line(text: &str) -> String {
-    say::escape_controls(&text.replace(['\n', '\r', '\t'], " ")).into_owned()
+    // Values a later job reads as variables (dotenv) or a script keeps: no secret of the run in
+    // them either, whatever GitLab echoed into a field.
+    let redacted = say::redact(text);
+    say::escape_controls(&redacted.replace(['\n', '\r', '\t'], " ")).into_owned()
 }
 
 #[cfg(test)]

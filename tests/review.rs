@@ -5,7 +5,9 @@
 //! invisible characters that reorder or break lines; and from a second review, trigger jobs below
 //! a pattern, trigger jobs naming a pipeline above them, a pipeline replaced in the round its job
 //! ended, inputs to a GitLab not shown to take them, JUnit write failures, `trace --follow` below
-//! a trigger job run again. (A closed stdout, also found, cannot be
+//! a trigger job run again; and from a third, CA files that never end or block, reports missing
+//! when `play --wait` fails before waiting, unproven force-cancels, secrets echoed into fields.
+//! (A closed stdout, also found, cannot be
 //! told apart: Rust opens /dev/null in its place before `main`, as for `>/dev/null`.)
 
 mod support;
@@ -381,4 +383,81 @@ fn trace_follow_below_a_trigger_job_run_again_follows_the_new_pipeline() {
     gljob(&server, &args, &[API])
         .expect(1)
         .says("created pipeline 3000; following d1 (#30) there");
+}
+
+// ---- the third review -----------------------------------------------------------------------
+
+/// A CA "file" that never ends or blocks on open is refused before anything is read or sent.
+#[test]
+fn a_ca_file_that_is_not_a_regular_file_is_refused_at_once() {
+    let server = GitLab::start(GITLAB_18);
+    let fifo = std::env::temp_dir().join(format!("gljob-review-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let url = server.url.replacen("http://", "https://", 1);
+    for ca in ["/dev/zero", fifo.to_str().unwrap()] {
+        let run = gljob(
+            &server,
+            &["wait", "build", "--timeout", "3s"],
+            &[
+                ("CI_API_V4_URL", Some(&url)),
+                ("CI_SERVER_TLS_CA_FILE", Some(ca)),
+            ],
+        );
+        run.expect(2).says("is not a regular file");
+    }
+    assert!(server.requests().is_empty(), "nothing sent");
+    std::fs::remove_file(&fifo).unwrap();
+}
+
+/// `play --wait --junit` that ends before its wait (GitLab refuses the play) still leaves a report.
+#[test]
+fn play_wait_leaves_a_report_when_the_play_fails() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(5, "deploy", "deploy", "manual")]);
+    server.fault(Fault::status(
+        "POST",
+        "/play",
+        403,
+        r#"{"message":"403 Forbidden"}"#,
+    ));
+    let dir = std::env::temp_dir().join(format!("gljob-review-play-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("play.xml");
+    let args = ["play", "5", "--wait", "--junit", path.to_str().unwrap()];
+    gljob(&server, &args, &[API]).expect(3);
+    let text = std::fs::read_to_string(&path).expect("a report");
+    assert!(text.contains(r#"errors="1""#), "{text}");
+}
+
+/// A force-cancel of a job already canceling whose answer is lost: reading back `canceling`
+/// proves nothing (it was so before), so the outcome is unknown.
+#[test]
+fn a_lost_force_cancel_is_not_proven_by_canceling() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(4, "e2e", "test", "canceling")]);
+    server.fault(Fault::status("POST", "/cancel", 502, ""));
+    gljob(&server, &["cancel", "4", "--force"], &[API])
+        .expect(4)
+        .never_says("took effect");
+}
+
+/// What `--field` and `--dotenv` print passes the redactor: a token GitLab echoed into a field
+/// does not become a variable of later jobs.
+#[test]
+fn field_and_dotenv_values_carry_no_secret() {
+    let server = GitLab::start(GITLAB_18);
+    let mut job = Job::new(1, "build", "build", "success");
+    job.web_url = Some(format!("http://u:{API_TOKEN}@x/"));
+    server.add([job]);
+    let run = gljob(&server, &["job", "1", "--dotenv"], &[API]);
+    run.expect(0);
+    assert!(!run.out().contains(API_TOKEN), "{}", run.out());
+    let run = gljob(&server, &["job", "1", "--field", "web_url"], &[API]);
+    assert!(!run.out().contains(API_TOKEN), "{}", run.out());
+    gljob(&server, &["job", "1", "--field", "pipeline..id"], &[API]).expect(2);
 }

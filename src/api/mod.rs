@@ -391,7 +391,7 @@ impl Client {
     /// A body to stream (job logs), unread. The deadline still bounds reading it.
     pub fn get_stream(&self, call: &Call) -> Result<Body> {
         self.with_retries(call, || {
-            let response = self.send(call, &[], None)?;
+            let response = self.send(call, &[], None, false)?;
             let status = response.status().as_u16();
             if (200..300).contains(&status) {
                 return Ok(response.into_body());
@@ -479,7 +479,7 @@ impl Client {
         json: Option<&[u8]>,
         limit: u64,
     ) -> std::result::Result<Answer, Failed> {
-        let response = self.send(call, query, json)?;
+        let response = self.send(call, query, json, true)?;
         let answer = read_answer(call, response, limit)
             .map_err(|e| Failed::from(self.transport_error(call, &e)))?;
         if (200..300).contains(&answer.status) {
@@ -512,16 +512,21 @@ impl Client {
 
     /// Sends one request. The deadline bounds all of it, answer body included (ureq's global
     /// timeout goes on while the body is read).
+    /// `whole`: the answer is read whole (JSON) and bounded as a whole, not only while silent: a
+    /// server trickling a byte at a time cannot hold a command without `--timeout` (a write
+    /// among them) for long. A log streamed by `trace` is bounded only by the deadline.
     fn send(
         &self,
         call: &Call,
         query: &[(&str, String)],
         json: Option<&[u8]>,
+        whole: bool,
     ) -> std::result::Result<Response<Body>, Failed> {
         let (kind, token) = self.pick(call.route)?;
         let url = format!("{}{}{}", self.root, call.path, encode_query(query));
         let started = Instant::now();
         let global = self.deadline.remaining();
+        let per_call = whole.then(|| self.request_timeout.saturating_mul(4));
         let result = match call.route.method {
             Method::Get => self
                 .agent
@@ -529,6 +534,7 @@ impl Client {
                 .header(kind.header(), token.expose())
                 .config()
                 .timeout_global(global)
+                .timeout_per_call(per_call)
                 .build()
                 .call(),
             Method::Post => {
@@ -538,6 +544,7 @@ impl Client {
                     .header(kind.header(), token.expose())
                     .config()
                     .timeout_global(global)
+                    .timeout_per_call(per_call)
                     .build();
                 match json {
                     Some(body) => request

@@ -304,8 +304,14 @@ fn format(raw: &RawArgs, command: CommandName) -> Result<Format, String> {
         }
         Format::Json
     } else if !raw.fields.is_empty() {
-        if raw.fields.iter().any(|f| f.trim().is_empty()) {
-            return Err("--field needs a path such as pipeline.id".into());
+        if let Some(bad) = raw
+            .fields
+            .iter()
+            .find(|f| f.trim().is_empty() || f.split('.').any(str::is_empty))
+        {
+            return Err(format!(
+                "--field '{bad}' is not a path: dotted names, such as pipeline.id"
+            ));
         }
         Format::Fields(raw.fields.clone())
     } else {

@@ -17,6 +17,7 @@ use crate::say;
 use crate::select::Selector;
 use crate::wait::{Followed, Track, WaitOptions};
 use serde_json::{Value, json};
+use std::cell::Cell;
 
 /// What reading a job back after an ambiguous write shows.
 enum Proof {
@@ -314,6 +315,37 @@ pub fn play(
     inputs: &[(String, Value)],
     wait: Option<WaitOptions>,
 ) -> Result<ExitCode> {
+    let following = Cell::new(false);
+    let result = play_then_follow(context, selectors, variables, inputs, wait, &following);
+    report_before_following(context, "gljob play", wait, &following, &result);
+    result
+}
+
+/// `--junit` on `play --wait`/`retry --wait` when the command ended before its wait began (a
+/// refusal, an unknown outcome, a timeout): the report says why, instead of being missing. Once
+/// following, the wait writes its own.
+fn report_before_following(
+    context: &Context,
+    suite: &str,
+    wait: Option<WaitOptions>,
+    following: &Cell<bool>,
+    result: &Result<ExitCode>,
+) {
+    if let (Err(err), Some(_)) = (result, wait)
+        && !following.get()
+    {
+        super::gate::error_report(context, suite, err);
+    }
+}
+
+fn play_then_follow(
+    context: &Context,
+    selectors: &[Selector],
+    variables: &[(String, String)],
+    inputs: &[(String, Value)],
+    wait: Option<WaitOptions>,
+    following: &Cell<bool>,
+) -> Result<ExitCode> {
     let targets = prepare(context, selectors, &route::PLAY)?;
     check_replay(&targets, !variables.is_empty(), !inputs.is_empty())?;
     if !inputs.is_empty() {
@@ -413,6 +445,7 @@ pub fn play(
             replayed_from,
         }
     });
+    following.set(true);
     follow(context, followed(context, applied), options)
 }
 
@@ -424,6 +457,10 @@ pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<
     let read_back = |target: &Target| -> Result<Proof> {
         let job = context.single_job(&target.project, target.id)?;
         Ok(match job.job.status {
+            // A force-cancel is for a job already `canceling`: only `canceled` proves it.
+            Status::Canceling if force => {
+                Proof::NotSeen(format!("{}, as it was before the force-cancel", seen(&job)))
+            }
             Status::Canceled | Status::Canceling => Proof::Applied(Box::new(job)),
             ref status if status.is_final() => Proof::Applied(Box::new(job)),
             _ => Proof::NotSeen(format!("{}, so the cancel may still land", seen(&job))),
@@ -439,6 +476,14 @@ pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<
     )?;
     for job in &canceled {
         let status = &job.job.status;
+        if force && *status == Status::Canceling {
+            say::line(&format!(
+                "gljob: warning: {} (#{}) is still canceling: GitLab did not force it to canceled \
+                 (forcing needs the Maintainer role and a runner that supports it)",
+                job.job.name, job.job.id
+            ));
+            continue;
+        }
         if !matches!(status, Status::Canceled | Status::Canceling) {
             // GitLab answers 201 with the job unchanged when it cannot be canceled.
             say::line(&format!(
@@ -457,6 +502,19 @@ pub fn retry(
     selectors: &[Selector],
     inputs: &[(String, Value)],
     wait: Option<WaitOptions>,
+) -> Result<ExitCode> {
+    let following = Cell::new(false);
+    let result = retry_then_follow(context, selectors, inputs, wait, &following);
+    report_before_following(context, "gljob retry", wait, &following, &result);
+    result
+}
+
+fn retry_then_follow(
+    context: &Context,
+    selectors: &[Selector],
+    inputs: &[(String, Value)],
+    wait: Option<WaitOptions>,
+    following: &Cell<bool>,
 ) -> Result<ExitCode> {
     let targets = prepare(context, selectors, &route::RETRY)?;
     if !inputs.is_empty() {
@@ -528,6 +586,7 @@ pub fn retry(
             at: target.known.as_ref().map(|k| k.at.clone()),
             replayed_from: None,
         });
+    following.set(true);
     follow(context, followed(context, applied), options)
 }
 

@@ -37,7 +37,7 @@ pub fn wait(context: &Context, selectors: &[Selector], options: WaitOptions) -> 
 
 /// `--junit` when nothing was selected: the report says why, instead of being missing. A report
 /// that cannot be written is said on stderr; the error that ended the run stays the exit code.
-fn error_report(context: &Context, suite: &str, err: &crate::error::Error) {
+pub(super) fn error_report(context: &Context, suite: &str, err: &crate::error::Error) {
     if let Some(path) = &context.report.junit
         && let Err(write) = junit::write(path, &junit::render_error(suite, err.message()))
     {
