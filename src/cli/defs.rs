@@ -288,8 +288,8 @@ pub static FLAGS: &[Flag] = &[
         long: "--request-timeout",
         short: None,
         value: Some("DURATION"),
-        help: "give up when GitLab is silent this long: connecting, awaiting an answer, or \
-               between two reads of it [default: 30s]",
+        help: "give up when GitLab is silent this long (connecting, awaiting an answer, between \
+               two reads of it), or when one JSON answer takes four times as long [default: 30s]",
         variable: None,
         applies: Applies::All,
         apply: |raw, v| once(&mut raw.request_timeout, v),
