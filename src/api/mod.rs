@@ -239,11 +239,7 @@ impl Client {
             let mut page_query: Vec<(&str, String)> = query.to_vec();
             page_query.push(("per_page", PER_PAGE.to_string()));
             page_query.push(("page", page.to_string()));
-            let (answer, page_items) = self.with_retries(call, || {
-                let answer = self.exchange(call, &page_query, None, MAX_JSON_BODY)?;
-                let page_items = parse_page(call, &answer, kind)?;
-                Ok((answer, page_items))
-            })?;
+            let (answer, page_items) = self.get_page(call, &page_query, kind)?;
             let total = header_number(&answer, "x-total");
             let total_pages = header_number(&answer, "x-total-pages");
             if page == 1 {
@@ -347,12 +343,7 @@ impl Client {
             if let Some(cursor) = &cursor {
                 page_query.push(("cursor", cursor.clone()));
             }
-            let answer = self.with_retries(call, || {
-                let answer = self.exchange(call, &page_query, None, MAX_JSON_BODY)?;
-                let page_items = parse_page(call, &answer, Kind::Build)?;
-                Ok((answer, page_items))
-            });
-            let (answer, page_items) = match answer {
+            let (answer, page_items) = match self.get_page(call, &page_query, Kind::Build) {
                 Ok(found) => found,
                 Err(err) if page == 1 && err.http_status() == Some(405) => return Ok(None),
                 Err(err) => return Err(err),
@@ -388,6 +379,20 @@ impl Client {
         )))
     }
 
+    /// One page of a list and the answer's headers; an unreadable page is retried like a 5xx.
+    fn get_page(
+        &self,
+        call: &Call,
+        query: &[(&str, String)],
+        kind: Kind,
+    ) -> Result<(Answer, Vec<Listed>)> {
+        self.with_retries(call, || {
+            let answer = self.exchange(call, query, None, MAX_JSON_BODY)?;
+            let page_items = parse_page(call, &answer, kind)?;
+            Ok((answer, page_items))
+        })
+    }
+
     /// A body to stream (job logs), unread. The deadline still bounds reading it.
     pub fn get_stream(&self, call: &Call) -> Result<Body> {
         self.with_retries(call, || {
@@ -396,7 +401,7 @@ impl Client {
             if (200..300).contains(&status) {
                 return Ok(response.into_body());
             }
-            let answer = read_answer(call, response, MAX_ERROR_BODY)
+            let answer = read_answer(response, MAX_ERROR_BODY)
                 .map_err(|e| Failed::from(self.transport_error(call, &e)))?;
             Err(self.refusal(call, &answer))
         })
@@ -480,7 +485,7 @@ impl Client {
         limit: u64,
     ) -> std::result::Result<Answer, Failed> {
         let response = self.send(call, query, json, true)?;
-        let answer = read_answer(call, response, limit)
+        let answer = read_answer(response, limit)
             .map_err(|e| Failed::from(self.transport_error(call, &e)))?;
         if (200..300).contains(&answer.status) {
             return Ok(answer);
@@ -691,7 +696,6 @@ fn parse_page(call: &Call, answer: &Answer, kind: Kind) -> Result<Vec<Listed>> {
 
 /// Reads the whole answer, up to `limit` bytes (more is an unreadable answer, not a truncation).
 fn read_answer(
-    call: &Call,
     mut response: Response<Body>,
     limit: u64,
 ) -> std::result::Result<Answer, ureq::Error> {
@@ -734,7 +738,6 @@ fn read_answer(
             .read_to_end(&mut body);
         body
     };
-    let _ = call;
     Ok(Answer {
         status,
         headers,
