@@ -405,13 +405,6 @@ fn play_then_follow(
                      manual ones)"
                 ))
             }
-            Some(403) if archived_now(context, target) => {
-                let job = context.single_job(&target.project, target.id);
-                match job {
-                    Ok(job) => err.hint(archived(&job, "play")),
-                    Err(_) => err,
-                }
-            }
             Some(400) if !inputs.is_empty() => err.hint(
                 "GitLab refused the job inputs: check their names and types against the job's \
                  `inputs:` (--input NAME=TEXT sends a string, --input NAME:=JSON a number, \
@@ -544,12 +537,6 @@ fn retry_then_follow(
         body.as_deref(),
         &read_back,
         |target, err| match (err.http_status(), status_of(context, target)) {
-            (Some(403), _) if archived_now(context, target) => {
-                match context.single_job(&target.project, target.id) {
-                    Ok(job) => err.hint(archived(&job, "retry")),
-                    Err(_) => err,
-                }
-            }
             (Some(403), Some((name, status)))
                 if err
                     .gitlab_message()
@@ -642,14 +629,4 @@ fn followed(context: &Context, applied: impl Iterator<Item = Applied>) -> Vec<Fo
             },
         )
         .collect()
-}
-
-/// Whether the job, read now, is archived: asked only after GitLab's bare 403 to play or retry.
-fn archived_now(context: &Context, target: &Target) -> bool {
-    match &target.known {
-        Some(known) => known.listed.job.archived,
-        None => context
-            .single_job(&target.project, target.id)
-            .is_ok_and(|job| job.job.archived),
-    }
 }

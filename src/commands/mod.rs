@@ -443,16 +443,19 @@ impl Context {
                     .unwrap_or_else(|| top.clone());
                 // A job given by an id of an older attempt is the job: judged (and acted on) by
                 // its latest attempt, from a list read like every other verdict.
-                let list = if at == top {
-                    listed.clone()
+                let other_pipeline;
+                let list: &[Listed] = if at == top {
+                    &listed
                 } else {
-                    self.jobs_of(&at)?
+                    other_pipeline = self.jobs_of(&at)?;
+                    &other_pipeline
                 };
                 let latest = list
-                    .into_iter()
+                    .iter()
                     .filter(|j| j.kind == single.kind && j.job.name == single.job.name)
                     .max_by_key(|j| j.job.id)
                     .filter(|j| j.job.id >= single.job.id)
+                    .cloned()
                     .unwrap_or(single);
                 if latest.job.id != id {
                     say::line(&format!(
