@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Kind, Listed, Status};
-use crate::wait::{Policy, Verdict, judge};
+use crate::wait::Verdict;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -26,46 +26,18 @@ pub enum Ending {
     Interrupted,
 }
 
-/// One selected job as last seen, and whether that attempt may be judged.
+/// One selected job as last seen, with the verdict the command gave it (the exit code's, so the
+/// report cannot judge otherwise).
 pub struct Case<'a> {
     pub job: &'a Listed,
-    /// The job was replayed and its new attempt was not seen: not judged.
-    pub awaiting_new_attempt: bool,
+    pub verdict: Verdict,
     /// `job` is a trigger job standing for what this selector (`deploy-eu::smoke`) names in the
-    /// pipeline it has not created: that never passes.
+    /// pipeline it has not created.
     pub below: Option<String>,
 }
 
-/// The report's XML, each job judged by `policy` as `wait` judges it.
-pub fn render(suite: &str, cases: &[Case<'_>], policy: Policy, ending: Ending) -> String {
-    render_with(suite, cases, ending, &|case| {
-        if case.awaiting_new_attempt || !case.job.job.status.is_final() {
-            Verdict::NotFinal
-        } else if case.below.is_some() {
-            Verdict::NotPassed
-        } else {
-            judge(&case.job.job, policy)
-        }
-    })
-}
-
-/// The report of `check --status LIST`: a job passes when its status is in the list.
-pub fn render_statuses(suite: &str, cases: &[Case<'_>], statuses: &[Status]) -> String {
-    render_with(suite, cases, Ending::Judged, &|case| {
-        if case.below.is_none() && statuses.contains(&case.job.job.status) {
-            Verdict::Passed
-        } else {
-            Verdict::NotPassed
-        }
-    })
-}
-
-fn render_with(
-    suite: &str,
-    cases: &[Case<'_>],
-    ending: Ending,
-    verdict_of: &dyn Fn(&Case<'_>) -> Verdict,
-) -> String {
+/// The report's XML.
+pub fn render(suite: &str, cases: &[Case<'_>], ending: Ending) -> String {
     let mut failures = 0;
     let mut skipped = 0;
     let mut body = String::new();
@@ -86,7 +58,7 @@ fn render_with(
             escape(&job.name),
             escape(&class)
         );
-        let verdict = verdict_of(case);
+        let verdict = case.verdict.clone();
         let details = || {
             let mut text = format!("#{} {}", job.id, job.status);
             if let Some(reason) = &job.failure_reason {
@@ -125,7 +97,8 @@ fn render_with(
                 let why = match ending {
                     Ending::TimedOut => "still unfinished when --timeout ran out",
                     Ending::Interrupted => "still unfinished when GitLab failed the wait",
-                    Ending::Judged if case.awaiting_new_attempt => "its new attempt was not seen",
+                    // Final, yet not judged: the job was replayed and this is its old attempt.
+                    Ending::Judged if job.status.is_final() => "its new attempt was not seen",
                     Ending::Judged => "not final",
                 };
                 let _ = write!(
@@ -245,6 +218,7 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wait::{Policy, judge};
     use serde_json::value::RawValue;
 
     fn listed(json: &str) -> Listed {
@@ -263,15 +237,18 @@ mod tests {
         );
         let skipped = listed(r#"{"id":4,"name":"docs","stage":"test","status":"skipped"}"#);
         let running = listed(r#"{"id":5,"name":"slow","stage":"test","status":"running"}"#);
-        let cases: Vec<Case> = [&ok, &bad, &allowed, &skipped, &running]
-            .into_iter()
-            .map(|job| Case {
-                job,
-                awaiting_new_attempt: false,
-                below: None,
-            })
-            .collect();
-        let xml = render("gljob wait", &cases, Policy::default(), Ending::TimedOut);
+        // Each case judged by `policy`, as the wait judges it.
+        let jobs = [&ok, &bad, &allowed, &skipped, &running];
+        let cases = |policy: Policy| -> Vec<Case> {
+            jobs.into_iter()
+                .map(|job| Case {
+                    job,
+                    verdict: judge(&job.job, policy),
+                    below: None,
+                })
+                .collect()
+        };
+        let xml = render("gljob wait", &cases(Policy::default()), Ending::TimedOut);
         assert!(
             xml.contains(r#"tests="5" failures="3" errors="0" skipped="0""#),
             "{xml}"
@@ -293,7 +270,7 @@ mod tests {
             strict: false,
             allow_skipped: true,
         };
-        let xml = render("gljob wait", &cases, lenient, Ending::Judged);
+        let xml = render("gljob wait", &cases(lenient), Ending::Judged);
         assert!(
             xml.contains(r#"failures="2" errors="0" skipped="1""#),
             "{xml}"
@@ -302,7 +279,7 @@ mod tests {
             strict: true,
             allow_skipped: false,
         };
-        let xml = render("gljob wait", &cases, strict, Ending::Judged);
+        let xml = render("gljob wait", &cases(strict), Ending::Judged);
         assert!(xml.contains(r#"failures="4""#), "{xml}");
     }
 

@@ -361,11 +361,11 @@ fn write_junit(
         .iter()
         .map(|f| junit::Case {
             job: &f.current,
-            awaiting_new_attempt: f.newer_than.is_some(),
+            verdict: f.verdict(policy),
             below: f.awaiting.as_ref().map(Downstream::paths),
         })
         .collect();
-    if let Err(err) = junit::write(path, &junit::render(suite, &cases, policy, ending)) {
+    if let Err(err) = junit::write(path, &junit::render(suite, &cases, ending)) {
         say::line(&format!("gljob: warning: {}", err.message()));
     }
 }
@@ -382,7 +382,8 @@ pub fn check(
         .select(selectors)
         .inspect_err(|err| error_report(context, "gljob check", err))?;
     let mut failing = 0;
-    let mut cases_jobs: Vec<(Listed, Option<String>)> = Vec::new();
+    // Each selected job, the trigger job path it stands for, and its verdict for the report.
+    let mut cases_jobs: Vec<(Listed, Option<String>, Verdict)> = Vec::new();
     for selection in selected {
         let listed = match selection {
             Selection::Job(picked) => picked.listed,
@@ -391,21 +392,28 @@ pub fn check(
                 // Said once per trigger job, however many selectors go below it.
                 if !cases_jobs
                     .iter()
-                    .any(|(job, below)| below.is_some() && job.job.id == awaiting.bridge.job.id)
+                    .any(|(job, below, _)| below.is_some() && job.job.id == awaiting.bridge.job.id)
                 {
                     failing += 1;
                     say::line(&format!("not passed: {}", awaiting.describe()));
-                    cases_jobs.push((awaiting.bridge, Some(awaiting.path)));
+                    let verdict = if statuses.is_none() && !awaiting.bridge.job.status.is_final() {
+                        Verdict::NotFinal
+                    } else {
+                        Verdict::NotPassed
+                    };
+                    cases_jobs.push((awaiting.bridge, Some(awaiting.path), verdict));
                 }
                 continue;
             }
         };
         let job = &listed.job;
-        let verdict = judge(job, policy);
-        let ok = match statuses {
-            Some(list) => list.contains(&job.status),
-            None => verdict.passed(),
+        // `--status` judges by the list given; otherwise as `wait` judges.
+        let verdict = match statuses {
+            Some(list) if list.contains(&job.status) => Verdict::Passed,
+            Some(_) => Verdict::NotPassed,
+            None => judge(job, policy),
         };
+        let ok = verdict.passed();
         if !ok {
             failing += 1;
             let wanted = match statuses {
@@ -424,33 +432,27 @@ pub fn check(
                 line.push_str(&format!(" {url}"));
             }
             say::line(&line);
-        } else if let Verdict::PassedWithWarning(warning) = verdict
-            && statuses.is_none()
-        {
+        } else if let Verdict::PassedWithWarning(warning) = &verdict {
             say::line(&format!("warning: {warning}; --strict would fail it"));
         }
-        cases_jobs.push((listed, None));
+        cases_jobs.push((listed, None, verdict));
     }
     if let Some(path) = &context.report.junit {
-        // `--status` judges by the list given: the report's cases follow the same rule.
         let cases: Vec<junit::Case> = cases_jobs
             .iter()
-            .map(|(job, below)| junit::Case {
+            .map(|(job, below, verdict)| junit::Case {
                 job,
-                awaiting_new_attempt: false,
+                verdict: verdict.clone(),
                 below: below.clone(),
             })
             .collect();
-        let xml = match statuses {
-            None => junit::render("gljob check", &cases, policy, junit::Ending::Judged),
-            Some(list) => junit::render_statuses("gljob check", &cases, list),
-        };
+        let xml = junit::render("gljob check", &cases, junit::Ending::Judged);
         if let Err(err) = junit::write(path, &xml) {
             say::line(&format!("gljob: warning: {}", err.message()));
         }
     }
     if context.format != output::Format::Human {
-        let listed: Vec<&Listed> = cases_jobs.iter().map(|(job, _)| job).collect();
+        let listed: Vec<&Listed> = cases_jobs.iter().map(|(job, _, _)| job).collect();
         context.print(|out| output::jobs(out, &context.format, &listed))?;
     }
     Ok(if failing == 0 {
