@@ -688,22 +688,22 @@ impl Context {
 /// The latest attempt of each job: GitLab's default list holds only those, but a list read while a
 /// job is retried may show the old attempt beside the new one. Names are what selectors and waits
 /// go by, so each name keeps its highest id, and one command never acts on two attempts of a job.
-fn latest_attempts(list: Vec<Listed>) -> Vec<Listed> {
-    let mut index: std::collections::HashMap<(bool, String), usize> =
+fn latest_attempts(mut list: Vec<Listed>) -> Vec<Listed> {
+    // Borrowed names, no copies: this runs on every list of every round.
+    let mut newest: std::collections::HashMap<(bool, &str), u64> =
         std::collections::HashMap::with_capacity(list.len());
-    let mut kept: Vec<Listed> = Vec::with_capacity(list.len());
-    for job in list {
-        let key = (job.kind == Kind::Bridge, job.job.name.clone());
-        match index.get(&key) {
-            Some(&i) if kept[i].job.id < job.job.id => kept[i] = job,
-            Some(_) => {}
-            None => {
-                index.insert(key, kept.len());
-                kept.push(job);
-            }
-        }
+    for job in &list {
+        let id = newest
+            .entry((job.kind == Kind::Bridge, job.job.name.as_str()))
+            .or_insert(job.job.id);
+        *id = (*id).max(job.job.id);
     }
-    kept
+    if newest.len() == list.len() {
+        return list;
+    }
+    let keep: std::collections::HashSet<u64> = newest.into_values().collect();
+    list.retain(|job| keep.contains(&job.job.id));
+    list
 }
 
 /// A refusal to read a downstream pipeline of another project: the job token must be allowed
