@@ -221,19 +221,19 @@ impl TreeSource<'_> {
             match context.downstream_of(&trigger, &old.parent) {
                 Some(child) => {
                     for (rest, path) in &wanted {
-                        let prefix = path.strip_suffix(&rest.text()).unwrap_or_default();
-                        for selection in context.resolve_in(&child, rest, prefix, 1)? {
-                            let mut new = follow_selection(context, selection);
-                            if new.pipeline() == Some(&child) {
-                                new.via = Some(Via {
-                                    child: child.id,
-                                    rest: rest.clone(),
-                                    path: path.clone(),
-                                    ..old.clone()
-                                });
-                            }
-                            replacement.push(new);
-                        }
+                        let found = context.resolve_below(
+                            &old.parent,
+                            &old.trigger,
+                            &child,
+                            rest,
+                            path,
+                            1,
+                        )?;
+                        replacement.extend(
+                            found
+                                .into_iter()
+                                .map(|selection| follow_selection(context, selection)),
+                        );
                     }
                     say::line(&format!(
                         "gljob: {} (#{}) was run again and created pipeline {}; following {} there",

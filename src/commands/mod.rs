@@ -545,19 +545,44 @@ impl Context {
                 }));
                 continue;
             };
-            for mut selection in self.resolve_in(&child, inner, &path, depth)? {
-                if let Selection::Job(picked) = &mut selection
-                    && picked.at == child
-                {
-                    picked.via = Some(crate::wait::Via {
-                        parent: at.clone(),
-                        trigger: trigger.job.name.clone(),
-                        child: child.id,
-                        rest: (**inner).clone(),
-                        path: format!("{path}{}", inner.text()),
-                    });
-                }
-                found.push(selection);
+            let written = format!("{path}{}", inner.text());
+            found.extend(self.resolve_below(
+                at,
+                &trigger.job.name,
+                &child,
+                inner,
+                &written,
+                depth,
+            )?);
+        }
+        Ok(found)
+    }
+
+    /// Resolves `rest` (written `path`, `docs::d1`) in `child`, the pipeline that the trigger job
+    /// `trigger` of `parent` created. The jobs found in `child` itself remember that way down
+    /// ([`crate::wait::Via`]), so that a trigger job run again can be noticed and followed.
+    pub fn resolve_below(
+        &self,
+        parent: &PipelineAt,
+        trigger: &str,
+        child: &PipelineAt,
+        rest: &Selector,
+        path: &str,
+        depth: usize,
+    ) -> Result<Vec<Selection>> {
+        let prefix = path.strip_suffix(&rest.text()).unwrap_or_default();
+        let mut found = self.resolve_in(child, rest, prefix, depth)?;
+        for selection in &mut found {
+            if let Selection::Job(picked) = selection
+                && picked.at == *child
+            {
+                picked.via = Some(crate::wait::Via {
+                    parent: parent.clone(),
+                    trigger: trigger.to_string(),
+                    child: child.id,
+                    rest: rest.clone(),
+                    path: path.to_string(),
+                });
             }
         }
         Ok(found)

@@ -184,16 +184,10 @@ fn moved_below(context: &Context, old: &crate::wait::Via) -> Result<Option<super
     if child.id == old.child {
         return Ok(None);
     }
-    let prefix = old.path.strip_suffix(&old.rest.text()).unwrap_or_default();
-    let found = context.resolve_in(&child, &old.rest, prefix, 1)?;
+    let found =
+        context.resolve_below(&old.parent, &old.trigger, &child, &old.rest, &old.path, 1)?;
     Ok(found.into_iter().find_map(|selection| match selection {
-        super::Selection::Job(mut picked) => {
-            picked.via = Some(crate::wait::Via {
-                child: child.id,
-                ..old.clone()
-            });
-            Some(picked)
-        }
+        super::Selection::Job(picked) => Some(picked),
         super::Selection::Awaiting(_) => None,
     }))
 }
