@@ -1638,3 +1638,38 @@ fn a_trigger_job_run_again_mid_wait_is_followed_into_its_new_pipeline() {
         .says("NOT PASSED: lint (#31) failed");
     run.never_says("passed: lint (#21)");
 }
+
+/// The same when the trigger job had not created its pipeline yet when the wait began: the jobs
+/// found once it does remember the way down, so a later run of the trigger job is followed too.
+#[test]
+fn a_trigger_job_awaited_then_run_again_is_followed_into_its_new_pipeline() {
+    let server = GitLab::start(V19_2);
+    server.add([Job::new(10, "docs", "deploy", "running")
+        .bridge(None)
+        .steps(vec![
+            vec![],
+            vec![Step::CreateDownstream(2000)],
+            vec![],
+            vec![Step::Retry(vec![
+                vec![Step::Status("running")],
+                vec![Step::CreateDownstream(3000)],
+            ])],
+        ])]);
+    server.add_pipeline(
+        Pipeline::child(2000).late(),
+        [Job::new(21, "lint", "test", "running").then(&[
+            "running", "running", "running", "running", "running", "running", "running", "running",
+            "success",
+        ])],
+    );
+    server.add_pipeline(
+        Pipeline::child(3000).late(),
+        [Job::new(31, "lint", "test", "running").then(&["running", "failed"])],
+    );
+    let run = with_job_token(&server, &["wait", "docs::lint"]);
+    run.expect(1);
+    run.says("created pipeline 2000")
+        .says("was run again and created pipeline 3000")
+        .says("NOT PASSED: lint (#31) failed");
+    run.never_says("passed: lint (#21)");
+}

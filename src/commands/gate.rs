@@ -152,11 +152,10 @@ impl Source for TreeSource<'_> {
             };
             let mut replacement: Vec<Followed> = Vec::new();
             for (rest, path) in &downstream.wanted {
-                let prefix = path
-                    .strip_suffix(&rest.text())
-                    .unwrap_or_default()
-                    .to_string();
-                let found = context.resolve_in(&child, rest, &prefix, 1)?;
+                // The way down is remembered here as well, or a later run of this trigger job
+                // would leave these jobs judged in the pipeline it no longer stands for.
+                let found =
+                    context.resolve_below(at, &f.current.job.name, &child, rest, path, 1)?;
                 replacement.extend(
                     found
                         .into_iter()

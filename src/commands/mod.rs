@@ -604,7 +604,7 @@ impl Context {
 
     /// Resolves `selector` inside pipeline `at` (reached by `path`): its jobs and, when the
     /// selector needs them, its trigger jobs.
-    pub fn resolve_in(
+    fn resolve_in(
         &self,
         at: &PipelineAt,
         selector: &Selector,
