@@ -313,94 +313,14 @@ pub fn list(
     kind: Kind,
     include_retried: bool,
 ) -> Answer {
-    let mut scopes = request.query_values("scope[]");
-    scopes.extend(request.query_values("scope"));
-    if scopes.iter().any(|s| !STATUSES.contains(s)) {
-        return Answer::json(400, json!({"error": "scope does not have a valid value"}));
-    }
-    let per_page: usize = match request.query_values("per_page").first() {
-        None => 20,
-        Some(text) => match text.parse::<usize>() {
-            Ok(0) | Err(_) => {
-                return Answer::json(
-                    400,
-                    json!({"error": "per_page does not have a valid value"}),
-                );
-            }
-            Ok(n) => n.min(100),
-        },
-    };
-    let page: usize = request
-        .query_values("page")
-        .first()
-        .and_then(|p| p.parse().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
-    let mut jobs: Vec<&Job> = state
+    let jobs: Vec<&Job> = state
         .jobs
         .iter()
         .filter(|j| j.kind == kind)
         .filter(|j| pipeline.is_none_or(|p| j.pipeline_id == p))
         .filter(|j| include_retried || pipeline.is_none() || !j.retried)
-        .filter(|j| scopes.is_empty() || scopes.contains(&j.status.as_str()))
         .collect();
-    jobs.sort_by_key(|j| std::cmp::Reverse(j.id));
-    let total = jobs.len();
-    let pages = total.div_ceil(per_page).max(1);
-    let items: Vec<Value> = jobs
-        .iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .map(|j| render(j))
-        .collect();
-    let has_next = page * per_page < total;
-    let with_totals = pipeline.is_some();
-    let route = request
-        .path
-        .find("/api/v4/")
-        .map_or("", |i| &request.path[i + 7..]);
-    let external = format!("{}{route}", state.external_root);
-    let link =
-        |p: usize, rel: &str| format!("<{external}?page={p}&per_page={per_page}>; rel=\"{rel}\"");
-    let mut links = Vec::new();
-    if page > 1 {
-        links.push(link(page - 1, "prev"));
-    }
-    if has_next {
-        links.push(link(page + 1, "next"));
-    }
-    links.push(link(1, "first"));
-    if with_totals {
-        links.push(link(pages, "last"));
-    }
-    let mut headers = vec![
-        ("X-Page".to_string(), page.to_string()),
-        ("X-Per-Page".to_string(), per_page.to_string()),
-        (
-            "X-Next-Page".to_string(),
-            if has_next {
-                (page + 1).to_string()
-            } else {
-                String::new()
-            },
-        ),
-        (
-            "X-Prev-Page".to_string(),
-            if page > 1 {
-                (page - 1).to_string()
-            } else {
-                String::new()
-            },
-        ),
-        ("Link".to_string(), links.join(", ")),
-    ];
-    if with_totals {
-        headers.push(("X-Total".to_string(), total.to_string()));
-        headers.push(("X-Total-Pages".to_string(), pages.to_string()));
-    }
-    let mut answer = Answer::json(200, Value::Array(items));
-    answer.headers = headers;
-    answer
+    offset_list(state, request, jobs, pipeline.is_some(), render)
 }
 
 pub fn job_route(

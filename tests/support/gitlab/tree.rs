@@ -493,7 +493,7 @@ pub fn tree_project_route(
                 .iter()
                 .filter(|j| j.kind == Kind::Build && state.project_of(j.pipeline_id) == project)
                 .collect();
-            tree_list(state, request, jobs, false)
+            offset_list(state, request, jobs, false, |j| tree_render(state, j))
         }
         (
             "GET",
@@ -606,7 +606,7 @@ pub fn pipeline_list(
         .iter()
         .filter(|j| j.kind == kind && j.pipeline_id == pipeline && (retried || !j.retried))
         .collect();
-    tree_list(state, request, jobs, true)
+    offset_list(state, request, jobs, true, |j| tree_render(state, j))
 }
 
 /// A job as the routes render it, with the tree's additions: the downstream pipeline as GitLab's
@@ -656,12 +656,14 @@ pub fn render_pipeline(state: &State, pipeline: u64) -> Value {
     })
 }
 
-/// Offset pagination of `jobs` (already filtered), newest first, as the list above does it.
-pub fn tree_list(
+/// Offset pagination of `jobs` (already filtered but for `scope`), newest first, each shown by
+/// `show`: GitLab's `paginate` with its headers, totals only where GitLab counts them.
+pub fn offset_list(
     state: &State,
     request: &Recorded,
     mut jobs: Vec<&Job>,
     with_totals: bool,
+    show: impl Fn(&Job) -> Value,
 ) -> Answer {
     let mut scopes = request.query_values("scope[]");
     scopes.extend(request.query_values("scope"));
@@ -686,7 +688,7 @@ pub fn tree_list(
         .iter()
         .skip((page - 1) * per_page)
         .take(per_page)
-        .map(|j| tree_render(state, j))
+        .map(|j| show(j))
         .collect();
     let has_next = page * per_page < total;
     let external = format!("{}{}", state.external_root, api_route(request));
