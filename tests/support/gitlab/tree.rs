@@ -920,16 +920,12 @@ pub fn tree_play(state: &mut State, request: &Recorded, id: u64) -> Answer {
             .get("job_variables_attributes")
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty());
-    if inputs_supported && playable && !variables_refused {
-        match &inputs {
-            Some(Value::Object(given)) => {
-                if let Err(message) = validate_inputs(&job.ext.inputs, given) {
-                    return Answer::message(400, &format!("400 Bad request - {message}"));
-                }
-            }
-            Some(_) => return Answer::json(400, json!({"error": "job_inputs is invalid"})),
-            None => {}
-        }
+    if inputs_supported
+        && playable
+        && !variables_refused
+        && let Some(refusal) = refuse_inputs(&job.ext.inputs, inputs.as_ref(), "job_inputs")
+    {
+        return refusal;
     }
     let answer = play(state, request, id);
     if answer.status == 200
@@ -940,6 +936,20 @@ pub fn tree_play(state: &mut State, request: &Recorded, id: u64) -> Answer {
         job.ext.played_inputs = inputs;
     }
     answer
+}
+
+/// GitLab's answer to inputs given as `field` that the job's declared inputs refuse, if any.
+fn refuse_inputs(declared: &[Input], given: Option<&Value>, field: &str) -> Option<Answer> {
+    match given {
+        Some(Value::Object(given)) => validate_inputs(declared, given)
+            .err()
+            .map(|message| Answer::message(400, &format!("400 Bad request - {message}"))),
+        Some(_) => Some(Answer::json(
+            400,
+            json!({"error": format!("{field} is invalid")}),
+        )),
+        None => None,
+    }
 }
 
 /// Retry (§2.4, §10.2, §10.3): archived → 403 (`403 Forbidden` from 18.10, `Job is not
@@ -961,16 +971,11 @@ pub fn tree_retry(state: &mut State, request: &Recorded, id: u64) -> Answer {
     let inputs = body.get("inputs").cloned();
     let retryable = job.kind == Kind::Bridge
         || matches!(job.status.as_str(), "success" | "failed" | "canceled");
-    if inputs_supported && retryable {
-        match &inputs {
-            Some(Value::Object(given)) => {
-                if let Err(message) = validate_inputs(&job.ext.inputs, given) {
-                    return Answer::message(400, &format!("400 Bad request - {message}"));
-                }
-            }
-            Some(_) => return Answer::json(400, json!({"error": "inputs is invalid"})),
-            None => {}
-        }
+    if inputs_supported
+        && retryable
+        && let Some(refusal) = refuse_inputs(&job.ext.inputs, inputs.as_ref(), "inputs")
+    {
+        return refusal;
     }
     let answer = job_route(state, request, "POST", id, &["retry"]);
     if answer.status == 201 && inputs_supported {
