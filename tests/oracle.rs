@@ -2,6 +2,9 @@
 //! GitLab test server, and judged by the server's OWN record (its jobs' final states, the writes
 //! that took effect), never by what gljob printed.
 //!
+//! `tree_oracle` (at the end) does the same for the pipeline tree: a trigger job that creates its
+//! pipeline late and is run again, judged by the pipeline of its latest attempt.
+//!
 //! Long run (one command):
 //!
 //! ```sh
@@ -34,7 +37,7 @@ mod support;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
 use std::time::Duration;
-use support::gitlab::{API_TOKEN, Fault, GitLab, Job, Rule, Step};
+use support::gitlab::{API_TOKEN, Fault, GitLab, Job, Pipeline, Rule, Step};
 use support::net::Proxy;
 use support::{PROXY_PASSWORDS, Stdout, control_char, run_within, runner_env};
 
@@ -709,8 +712,15 @@ fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
-/// Runs `cases` cases from `seed` on one proptest runner: `Err` with the report of a failure.
-fn run_seed(seed: u64, cases: u32) -> Result<(), String> {
+/// Runs `cases` cases of `strategy` from `seed` on one proptest runner, each judged by `check`:
+/// `Err` with the report of a failure. `test` names the test, for the command that reruns it.
+fn run_seed<S: Strategy>(
+    test: &str,
+    seed: u64,
+    cases: u32,
+    strategy: S,
+    check: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) -> Result<(), String> {
     let mut bytes = [0u8; 32];
     for (i, chunk) in bytes.chunks_mut(8).enumerate() {
         chunk.copy_from_slice(&(seed.rotate_left(i as u32 * 16) ^ i as u64).to_le_bytes());
@@ -725,20 +735,20 @@ fn run_seed(seed: u64, cases: u32) -> Result<(), String> {
     let mut runner =
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
     let started = std::time::Instant::now();
-    let result = runner.run(&case(), check_case);
+    let result = runner.run(&strategy, check);
     eprintln!(
-        "oracle: seed {seed}, {cases} cases, {:.1} s",
+        "{test}: seed {seed}, {cases} cases, {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let rerun = format!(
-        "GLJOB_ORACLE_SEED={seed} GLJOB_ORACLE_CASES={cases} GLJOB_ORACLE_THREADS=1 cargo test --test oracle -- --nocapture"
+        "GLJOB_ORACLE_SEED={seed} GLJOB_ORACLE_CASES={cases} GLJOB_ORACLE_THREADS=1 cargo test --test oracle -- --exact {test} --nocapture"
     );
     match result {
         Ok(()) => Ok(()),
         Err(TestError::Fail(reason, case)) => Err(format!(
-            "oracle: seed {seed} failed (rerun: {rerun})\nminimal case: {case:#?}\n{reason}"
+            "{test}: seed {seed} failed (rerun: {rerun})\nminimal case: {case:#?}\n{reason}"
         )),
-        Err(TestError::Abort(reason)) => Err(format!("oracle: seed {seed}: aborted: {reason}")),
+        Err(TestError::Abort(reason)) => Err(format!("{test}: seed {seed}: aborted: {reason}")),
     }
 }
 
@@ -746,14 +756,32 @@ fn run_seed(seed: u64, cases: u32) -> Result<(), String> {
 /// the server, so they overlap well even on 2 cores), runner `i` on seed `SEED + i`.
 #[test]
 fn oracle() {
+    run_shared("oracle", DEFAULT_CASES, case, check_case);
+}
+
+/// [`run_seed`] on `GLJOB_ORACLE_THREADS` runners sharing `GLJOB_ORACLE_CASES` (else `default`).
+fn run_shared<S: Strategy + 'static>(
+    test: &'static str,
+    default: u32,
+    strategy: fn() -> S,
+    check: fn(S::Value) -> Result<(), TestCaseError>,
+) {
     let seed = env_number("GLJOB_ORACLE_SEED").unwrap_or(DEFAULT_SEED);
-    let cases = env_number("GLJOB_ORACLE_CASES").map_or(DEFAULT_CASES, |n| n as u32);
+    let cases = env_number("GLJOB_ORACLE_CASES").map_or(default, |n| n as u32);
     let threads = env_number("GLJOB_ORACLE_THREADS").map_or(4, |n| n.max(1) as u32);
     let started = std::time::Instant::now();
     let runners: Vec<_> = (0..threads)
         .map(|i| {
             let share = cases / threads + u32::from(i < cases % threads);
-            std::thread::spawn(move || run_seed(seed.wrapping_add(u64::from(i)), share))
+            std::thread::spawn(move || {
+                run_seed(
+                    test,
+                    seed.wrapping_add(u64::from(i)),
+                    share,
+                    strategy(),
+                    check,
+                )
+            })
         })
         .collect();
     let failures: Vec<String> = runners
@@ -761,8 +789,134 @@ fn oracle() {
         .filter_map(|r| r.join().expect("a runner").err())
         .collect();
     eprintln!(
-        "oracle: {cases} cases from seed {seed} on {threads} runners, {:.1} s",
+        "{test}: {cases} cases from seed {seed} on {threads} runners, {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+// ---- the pipeline tree: trigger jobs run again ---------------------------------------------------
+
+/// `wait docs::lint` while the trigger job `docs` creates its pipeline (at once or later) and is
+/// run again, up to twice, each attempt creating a pipeline of its own with its own `lint`.
+#[derive(Debug, Clone)]
+struct TreeCase {
+    /// Ticks of `docs`'s first attempt before it creates its pipeline (0: created already).
+    first_creates_after: usize,
+    /// One per pipeline, in order of the attempts that create them: `lint`'s statuses there.
+    lint_walks: Vec<Vec<&'static str>>,
+    /// Per attempt but the last: ticks after creating its pipeline before `docs` is run again.
+    run_again_after: Vec<usize>,
+    /// Per later attempt: ticks before it creates its pipeline.
+    creates_after: Vec<usize>,
+}
+
+fn tree_case() -> impl Strategy<Value = TreeCase> {
+    (1..=3usize)
+        .prop_flat_map(|attempts| {
+            (
+                0..3usize,
+                proptest::collection::vec(walk(true), attempts),
+                proptest::collection::vec(0..6usize, attempts - 1),
+                proptest::collection::vec(0..3usize, attempts - 1),
+            )
+        })
+        .prop_map(
+            |(first_creates_after, lint_walks, run_again_after, creates_after)| TreeCase {
+                first_creates_after,
+                lint_walks,
+                run_again_after,
+                creates_after,
+            },
+        )
+}
+
+/// The child pipeline attempt `n` (from 0) of `docs` creates.
+fn child_of(attempt: usize) -> u64 {
+    2000 + 1000 * attempt as u64
+}
+
+/// The timeline of `docs`'s attempt `n` (from 0), its later attempts nested in its `Retry`.
+fn docs_timeline(case: &TreeCase, n: usize) -> Vec<Vec<Step>> {
+    let mut ticks: Vec<Vec<Step>> = Vec::new();
+    let creates_after = if n == 0 {
+        case.first_creates_after
+    } else {
+        ticks.push(vec![Step::Status("running")]);
+        case.creates_after[n - 1]
+    };
+    if n > 0 || creates_after > 0 {
+        ticks.extend((0..creates_after).map(|_| Vec::new()));
+        ticks.push(vec![Step::CreateDownstream(child_of(n))]);
+    }
+    if n + 1 < case.lint_walks.len() {
+        ticks.extend((0..case.run_again_after[n]).map(|_| Vec::new()));
+        ticks.push(vec![Step::Retry(docs_timeline(case, n + 1))]);
+    }
+    ticks
+}
+
+fn tree_server(case: &TreeCase) -> GitLab {
+    let server = GitLab::start((19, 2));
+    // Time moves on every request: `docs` is run again whether or not gljob reads its list.
+    server.tick_every_request();
+    let created = case.first_creates_after == 0;
+    server.add([Job::new(10, "docs", "deploy", "running")
+        .bridge(created.then_some(child_of(0)))
+        .steps(docs_timeline(case, 0))]);
+    let last = case.lint_walks.len() - 1;
+    for (n, walk) in case.lint_walks.iter().enumerate() {
+        let pipeline = Pipeline::child(child_of(n));
+        let pipeline = if n == 0 && created {
+            pipeline
+        } else {
+            pipeline.late()
+        };
+        // A `lint` whose pipeline is replaced runs until well after that (`docs`'s whole
+        // timeline is at most 3 + 2 * 10 ticks, a wait round reads at most a few routes): its
+        // end is never a verdict a wait may rightly give, so giving it is a wrong verdict.
+        let walk: Vec<&str> = if n < last {
+            let mut long = vec!["running"; 40];
+            long.extend(walk.last());
+            long
+        } else {
+            walk.clone()
+        };
+        let lint = Job::new(21 + 10 * n as u64, "lint", "test", walk[0]).then(&walk[1..]);
+        server.add_pipeline(pipeline, [lint]);
+    }
+    server
+}
+
+/// The verdict is `lint`'s in the pipeline that `docs`'s latest attempt created, as the server
+/// stands when gljob exits: 0 iff it passed; never a verdict from a pipeline an earlier attempt
+/// created (those `lint`s outlast their pipeline's replacement, see [`tree_server`]).
+fn check_tree_case(case: TreeCase) -> Result<(), TestCaseError> {
+    let server = tree_server(&case);
+    let env = runner_env(&server);
+    let argv = ["wait", "docs::lint", "--interval", "5ms", "--timeout", "5s"];
+    let run = run_within(&argv, &env, Stdout::Piped, Duration::from_secs(30))
+        .ok_or_else(|| TestCaseError::fail("gljob ran past 30 s"))?;
+    let docs = server.latest("docs");
+    let expected = docs.downstream_pipeline.and_then(|p| {
+        let lint = server.latest_in(p, "lint");
+        FINALS
+            .contains(&lint.status.as_str())
+            .then(|| i32::from(lint.status != "success"))
+    });
+    prop_assert_eq!(
+        Some(run.code),
+        expected,
+        "docs #{} (pipeline {:?}); stderr:\n{}",
+        docs.id,
+        docs.downstream_pipeline,
+        run.stderr
+    );
+    Ok(())
+}
+
+/// A small share of the oracle's cases: each is one wait of a few dozen 5 ms rounds.
+#[test]
+fn tree_oracle() {
+    run_shared("tree_oracle", DEFAULT_CASES / 3, tree_case, check_tree_case);
 }

@@ -109,6 +109,7 @@ impl GitLab {
             pending_effects: Vec::new(),
             redirect_to: None,
             tick_on_reads: true,
+            tick_every_request: false,
             initial_jobs: Vec::new(),
             external_root: EXTERNAL_ROOT.to_string(),
             tree: Tree {
@@ -178,6 +179,13 @@ impl GitLab {
             .job(id)
             .cloned()
             .expect("a job of the test server")
+    }
+
+    /// Every request advances every job by one tick, whatever it reads (and reads alone no more).
+    pub fn tick_every_request(&self) {
+        let mut state = self.state();
+        state.tick_on_reads = false;
+        state.tick_every_request = true;
     }
 
     /// The latest attempt of the job called `name`.

@@ -41,6 +41,9 @@ pub fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
         let _ = route(&mut guard, &write);
     }
     guard.requests.push(recorded.clone());
+    if guard.tick_every_request {
+        guard.tick(None);
+    }
 
     if let Some(target) = guard.redirect_to.clone() {
         drop(guard);

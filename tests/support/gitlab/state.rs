@@ -339,6 +339,9 @@ pub struct State {
     pub redirect_to: Option<String>,
     /// Advance timelines on reads (tests); the try-it server advances them by the clock instead.
     pub tick_on_reads: bool,
+    /// Advance every job's timeline on every request instead, whatever it reads: time that moves
+    /// on its own, as GitLab's does, and not only where the client happens to look.
+    pub tick_every_request: bool,
     /// What `POST /__reset` restores (the benchmark repeats a wait from the same start).
     pub initial_jobs: Vec<Job>,
     /// GitLab's configured external URL, from which it builds `Link` headers; another host than
