@@ -809,6 +809,9 @@ struct TreeCase {
     run_again_after: Vec<usize>,
     /// Per later attempt: ticks before it creates its pipeline.
     creates_after: Vec<usize>,
+    /// `slow`, a job of our pipeline that runs past all of it, is waited on too: the wait goes on
+    /// after a replaced pipeline's `lint` ends, which then ends early.
+    keep_alive: bool,
 }
 
 fn tree_case() -> impl Strategy<Value = TreeCase> {
@@ -819,14 +822,18 @@ fn tree_case() -> impl Strategy<Value = TreeCase> {
                 proptest::collection::vec(walk(true), attempts),
                 proptest::collection::vec(0..6usize, attempts - 1),
                 proptest::collection::vec(0..3usize, attempts - 1),
+                any::<bool>(),
             )
         })
         .prop_map(
-            |(first_creates_after, lint_walks, run_again_after, creates_after)| TreeCase {
-                first_creates_after,
-                lint_walks,
-                run_again_after,
-                creates_after,
+            |(first_creates_after, lint_walks, run_again_after, creates_after, keep_alive)| {
+                TreeCase {
+                    first_creates_after,
+                    lint_walks,
+                    run_again_after,
+                    creates_after,
+                    keep_alive,
+                }
             },
         )
 }
@@ -864,6 +871,11 @@ fn tree_server(case: &TreeCase) -> GitLab {
     server.add([Job::new(10, "docs", "deploy", "running")
         .bridge(created.then_some(child_of(0)))
         .steps(docs_timeline(case, 0))]);
+    if case.keep_alive {
+        let mut walk = vec!["running"; 80];
+        walk.push("success");
+        server.add([Job::new(11, "slow", "deploy", "running").then(&walk)]);
+    }
     let last = case.lint_walks.len() - 1;
     for (n, walk) in case.lint_walks.iter().enumerate() {
         let pipeline = Pipeline::child(child_of(n));
@@ -874,8 +886,9 @@ fn tree_server(case: &TreeCase) -> GitLab {
         };
         // A `lint` whose pipeline is replaced runs until well after that (`docs`'s whole
         // timeline is at most 3 + 2 * 10 ticks, a wait round reads at most a few routes): its
-        // end is never a verdict a wait may rightly give, so giving it is a wrong verdict.
-        let walk: Vec<&str> = if n < last {
+        // end is never a verdict a wait may rightly give, so giving it is a wrong verdict. With
+        // `slow` waited on, it may end at once: the wait still outlasts the replacement.
+        let walk: Vec<&str> = if n < last && !case.keep_alive {
             let mut long = vec!["running"; 40];
             long.extend(walk.last());
             long
@@ -894,7 +907,10 @@ fn tree_server(case: &TreeCase) -> GitLab {
 fn check_tree_case(case: TreeCase) -> Result<(), TestCaseError> {
     let server = tree_server(&case);
     let env = runner_env(&server);
-    let argv = ["wait", "docs::lint", "--interval", "5ms", "--timeout", "5s"];
+    let mut argv = vec!["wait", "docs::lint", "--interval", "5ms", "--timeout", "5s"];
+    if case.keep_alive {
+        argv.push("slow");
+    }
     let run = run_within(&argv, &env, Stdout::Piped, Duration::from_secs(30))
         .ok_or_else(|| TestCaseError::fail("gljob ran past 30 s"))?;
     let docs = server.latest("docs");

@@ -229,10 +229,11 @@ fn a_tree_of_three_levels_is_waited_on_with_the_job_token_on_19_2() {
     assert!(server.requests().iter().all(|r| r.method == "GET"));
 }
 
-/// A round reads each followed pipeline once, and a pipeline whose followed jobs all ended is not
-/// read again: `docs::*` is done at resolution, `api::*` takes three reads.
+/// A round reads each followed pipeline once, a pipeline whose followed jobs all ended too (a job
+/// there retried, or its trigger job run again, would change the verdict while the wait goes on):
+/// `api::*` takes three reads, and `docs::*`'s pipeline is read as often, never more.
 #[test]
-fn a_finished_downstream_pipeline_is_not_read_again() {
+fn a_finished_downstream_pipeline_is_read_once_a_round_while_the_wait_goes_on() {
     let server = GitLab::start(V19_2);
     server.add([
         Job::new(10, "docs", "deploy", "success").bridge(Some(2000)),
@@ -250,12 +251,7 @@ fn a_finished_downstream_pipeline_is_not_read_again() {
     run.expect(0);
     one_line_with(&run, &["passed", "(#21)"]);
     one_line_with(&run, &["passed", "(#31)"]);
-    assert_eq!(
-        server.list_reads(2000, "jobs"),
-        1,
-        "finished at resolution\n{}",
-        log(&server)
-    );
+    assert_eq!(server.list_reads(2000, "jobs"), 3, "{}", log(&server));
     assert_eq!(server.list_reads(3000, "jobs"), 3, "{}", log(&server));
     assert!(trigger_reads(&server, 1000) <= 3, "{}", log(&server));
     only_job_token(&server);
@@ -1672,4 +1668,73 @@ fn a_trigger_job_awaited_then_run_again_is_followed_into_its_new_pipeline() {
         .says("was run again and created pipeline 3000")
         .says("NOT PASSED: lint (#31) failed");
     run.never_says("passed: lint (#21)");
+}
+
+/// Found by a hostile review: while the wait goes on for another job (`slow`), a trigger job run
+/// again after its first pipeline's `lint` passed moves the verdict to the new pipeline's `lint`.
+/// Before, a pipeline whose jobs had all ended was not read again: exit 0 on a failed job.
+#[test]
+fn a_trigger_job_run_again_after_its_job_ended_is_followed_while_the_wait_goes_on() {
+    let server = GitLab::start(V19_2);
+    server.add([
+        Job::new(10, "docs", "deploy", "running")
+            .bridge(Some(2000))
+            .steps(vec![
+                vec![],
+                vec![],
+                vec![],
+                vec![Step::Retry(vec![
+                    vec![Step::Status("running")],
+                    vec![Step::CreateDownstream(3000)],
+                ])],
+            ]),
+        Job::new(11, "slow", "deploy", "running").then(&[
+            "running", "running", "running", "running", "running", "running", "running", "running",
+            "running", "running", "success",
+        ]),
+    ]);
+    server.add_pipeline(
+        Pipeline::child(2000),
+        [Job::new(21, "lint", "test", "success")],
+    );
+    server.add_pipeline(
+        Pipeline::child(3000).late(),
+        [Job::new(31, "lint", "test", "running").then(&["running", "failed"])],
+    );
+    let run = with_job_token(&server, &["wait", "docs::lint", "slow"]);
+    run.expect(1);
+    run.says("was run again and created pipeline 3000")
+        .says("NOT PASSED: lint (#31) failed");
+    run.never_says("passed: lint (#21)");
+}
+
+/// The same for a trigger job that failed before creating its pipeline and is then run again:
+/// while the wait goes on for `slow`, the new attempt's pipeline is the verdict (here it passes).
+#[test]
+fn a_trigger_job_that_failed_without_a_pipeline_then_ran_again_is_followed_while_the_wait_goes_on()
+{
+    let server = GitLab::start(V19_2);
+    server.add([
+        Job::new(10, "docs", "deploy", "running")
+            .bridge(None)
+            .steps(vec![
+                vec![Step::Status("failed")],
+                vec![],
+                vec![Step::Retry(vec![
+                    vec![Step::Status("running")],
+                    vec![Step::CreateDownstream(3000)],
+                ])],
+            ]),
+        Job::new(11, "slow", "deploy", "running").then(&[
+            "running", "running", "running", "running", "running", "running", "running", "running",
+            "running", "running", "success",
+        ]),
+    ]);
+    server.add_pipeline(
+        Pipeline::child(3000).late(),
+        [Job::new(31, "lint", "test", "running").then(&["running", "success"])],
+    );
+    let run = with_job_token(&server, &["wait", "docs::lint", "slow"]);
+    run.expect(0);
+    run.says("passed: lint (#31) success");
 }

@@ -79,9 +79,11 @@ pub fn follow_as_listed(
     Followed::new(listed, track)
 }
 
-/// Each round reads each pipeline of the tree that still has something unsettled once: its jobs
-/// list where a job is followed, its trigger jobs where a trigger job (or something below one) is.
-/// A pipeline whose followed jobs have all ended is not read again.
+/// Each round reads each pipeline of the tree that holds a followed job once: its jobs list where a
+/// job is followed, its trigger jobs where a trigger job (or something below one) is. Jobs that
+/// have ended are still read while the wait goes on for others: one retried, or the trigger job
+/// above it run again, is no longer that verdict (the wait judges latest attempts, wherever they
+/// are, not only those that share a pipeline with a job still running).
 struct TreeSource<'a> {
     context: &'a Context,
 }
@@ -100,7 +102,7 @@ impl Source for TreeSource<'_> {
             }
             None => plan.push((at.clone(), jobs, bridges)),
         };
-        for f in followed.iter().filter(|f| !f.settled()) {
+        for f in followed {
             if let Some(at) = f.pipeline() {
                 let bridge = f.current.kind == Kind::Bridge;
                 need(at, !bridge, bridge);
