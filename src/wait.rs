@@ -149,8 +149,9 @@ pub struct Followed {
     /// `current` is a trigger job followed for the pipeline it is to create; the jobs selected in
     /// that pipeline replace this entry once it exists.
     pub awaiting: Option<Downstream>,
-    /// The trigger job this job was reached through, if any.
-    pub via: Option<Via>,
+    /// The trigger jobs this job was reached through, the nearest first (`a::b::job`: `b`, then
+    /// `a`); empty in our own pipeline. Any of them run again moves the job to a new pipeline.
+    pub vias: Vec<Via>,
 }
 
 impl Followed {
@@ -160,7 +161,7 @@ impl Followed {
             track,
             newer_than: None,
             awaiting: None,
-            via: None,
+            vias: Vec::new(),
         }
     }
 

@@ -1738,3 +1738,49 @@ fn a_trigger_job_that_failed_without_a_pipeline_then_ran_again_is_followed_while
     run.expect(0);
     run.says("passed: lint (#31) success");
 }
+
+/// Found by the same review: `a::b::job` when the trigger job `a`, two levels up, is run again.
+/// Its new pipeline has a new `b` with a pipeline of its own; that `job` is the verdict. Before,
+/// only the nearest trigger job (`b`) was watched: exit 0 on the first `job`.
+#[test]
+fn a_trigger_job_two_levels_up_run_again_is_followed_down_its_new_pipelines() {
+    let server = GitLab::start(V19_2);
+    server.add([
+        Job::new(10, "a", "deploy", "running")
+            .bridge(Some(2000))
+            .steps(vec![
+                vec![],
+                vec![],
+                vec![],
+                vec![Step::Retry(vec![
+                    vec![Step::Status("running")],
+                    vec![Step::CreateDownstream(4000)],
+                ])],
+            ]),
+        Job::new(11, "slow", "deploy", "running").then(&[
+            "running", "running", "running", "running", "running", "running", "running", "running",
+            "running", "running", "running", "running", "success",
+        ]),
+    ]);
+    server.add_pipeline(
+        Pipeline::child(2000),
+        [Job::new(20, "b", "test", "running").bridge(Some(3000))],
+    );
+    server.add_pipeline(
+        Pipeline::child(3000),
+        [Job::new(30, "job", "test", "success")],
+    );
+    server.add_pipeline(
+        Pipeline::child(4000).late(),
+        [Job::new(40, "b", "test", "running").bridge(Some(5000))],
+    );
+    server.add_pipeline(
+        Pipeline::child(5000),
+        [Job::new(50, "job", "test", "running").then(&["running", "failed"])],
+    );
+    let run = with_job_token(&server, &["wait", "a::b::job", "slow"]);
+    run.expect(1);
+    run.says("was run again and created pipeline 4000")
+        .says("NOT PASSED: job (#50) failed");
+    run.never_says("passed: job (#30)");
+}

@@ -194,7 +194,7 @@ fn prepare(
             target.known = Some(super::Picked {
                 listed,
                 at,
-                via: None,
+                vias: Vec::new(),
             });
         }
     }

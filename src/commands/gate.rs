@@ -51,7 +51,7 @@ fn follow_selection(context: &Context, selection: Selection) -> Followed {
     match selection {
         Selection::Job(picked) => {
             let mut followed = follow_as_listed(context, picked.listed, Some(&picked.at));
-            followed.via = picked.via;
+            followed.vias = picked.vias;
             followed
         }
         Selection::Awaiting(awaiting) => {
@@ -108,7 +108,7 @@ impl Source for TreeSource<'_> {
                 need(at, !bridge, bridge);
             }
             // The trigger job above it: retried, it would create another pipeline.
-            if let Some(via) = &f.via {
+            for via in &f.vias {
                 need(&via.parent, false, true);
             }
         }
@@ -158,11 +158,11 @@ impl Source for TreeSource<'_> {
                 // would leave these jobs judged in the pipeline it no longer stands for.
                 let found =
                     context.resolve_below(at, &f.current.job.name, &child, rest, path, 1)?;
-                replacement.extend(
+                replacement.extend(found.into_iter().map(|selection| {
+                    let mut found = follow_selection(context, selection);
+                    found.vias.extend(f.vias.iter().cloned());
                     found
-                        .into_iter()
-                        .map(|selection| follow_selection(context, selection)),
-                );
+                }));
             }
             say::line(&format!(
                 "gljob: {} (#{}) created pipeline {}; following {} there",
@@ -189,35 +189,46 @@ impl TreeSource<'_> {
     /// the new one, or awaited until the new attempt creates it.
     fn follow_retriggered(&self, followed: &mut Vec<Followed>, snapshot: &Snapshot) -> Result<()> {
         let context = self.context;
-        let stale: Vec<Via> = {
-            let mut stale: Vec<Via> = Vec::new();
-            // Every entry, settled ones too: a job that ended in this round's read of its pipeline
-            // may belong to a pipeline that the trigger jobs, read later in the same round, show
-            // replaced.
-            for via in followed.iter().filter_map(|f| f.via.as_ref()) {
+        // (how far up, the way down) of each trigger job run again.
+        let mut stale: Vec<(usize, Via)> = Vec::new();
+        // Every entry, settled ones too: a job that ended in this round's read of its pipeline
+        // may belong to a pipeline that the trigger jobs, read later in the same round, show
+        // replaced.
+        for f in followed.iter() {
+            for (level, via) in f.vias.iter().enumerate() {
                 let Some(trigger) = snapshot.trigger(&via.parent, &via.trigger) else {
                     continue;
                 };
                 let now = trigger.job.downstream_pipeline.as_ref().map(|p| p.id);
-                if now != Some(via.child) && !stale.iter().any(|s| same_pipeline(s, via)) {
-                    stale.push(via.clone());
+                if now != Some(via.child) && !stale.iter().any(|(_, s)| same_pipeline(s, via)) {
+                    stale.push((level, via.clone()));
                 }
             }
-            stale
-        };
-        for old in stale {
+        }
+        // The farthest up first: its new pipeline is resolved whole, and whatever was below it
+        // (a trigger job run again there too) goes with the old one.
+        stale.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
+        for (_, old) in stale {
             let Some(trigger) = snapshot.trigger(&old.parent, &old.trigger).cloned() else {
                 continue;
             };
             let mut wanted: Vec<(Selector, String)> = Vec::new();
+            // The way further up, shared by every job below `old`: kept by what replaces them.
+            let mut above: Option<Vec<Via>> = None;
             for f in followed.iter() {
-                if let Some(via) = &f.via
-                    && same_pipeline(via, &old)
-                    && !wanted.contains(&(via.rest.clone(), via.path.clone()))
-                {
+                let Some(level) = f.vias.iter().position(|via| same_pipeline(via, &old)) else {
+                    continue;
+                };
+                let via = &f.vias[level];
+                if !wanted.contains(&(via.rest.clone(), via.path.clone())) {
                     wanted.push((via.rest.clone(), via.path.clone()));
                 }
+                above.get_or_insert_with(|| f.vias[level + 1..].to_vec());
             }
+            // Gone with a replaced pipeline further up.
+            let Some(above) = above else {
+                continue;
+            };
             let mut replacement: Vec<Followed> = Vec::new();
             match context.downstream_of(&trigger, &old.parent) {
                 Some(child) => {
@@ -263,9 +274,12 @@ impl TreeSource<'_> {
                     replacement.push(awaiting);
                 }
             }
+            for f in &mut replacement {
+                f.vias.extend(above.iter().cloned());
+            }
             let mut kept: Vec<Followed> = std::mem::take(followed)
                 .into_iter()
-                .filter(|f| !f.via.as_ref().is_some_and(|via| same_pipeline(via, &old)))
+                .filter(|f| !f.vias.iter().any(|via| same_pipeline(via, &old)))
                 .collect();
             kept.extend(replacement);
             *followed = wait::merge_duplicates(kept);

@@ -181,8 +181,8 @@ pub fn run(
 pub struct Picked {
     pub listed: Listed,
     pub at: PipelineAt,
-    /// The trigger job it was reached through, when it was selected below one.
-    pub via: Option<crate::wait::Via>,
+    /// The trigger jobs it was reached through, the nearest first, when it was selected below one.
+    pub vias: Vec<crate::wait::Via>,
 }
 
 /// What a selector found: jobs, or a trigger job whose pipeline the rest of the selector is about
@@ -417,7 +417,7 @@ impl Context {
                 Selection::Job(Picked {
                     listed: listed.clone(),
                     at: top.clone(),
-                    via: None,
+                    vias: Vec::new(),
                 })
             })
             .collect();
@@ -470,7 +470,7 @@ impl Context {
                     picked.push(Selection::Job(Picked {
                         listed: latest,
                         at,
-                        via: None,
+                        vias: Vec::new(),
                     }));
                 }
             }
@@ -559,8 +559,9 @@ impl Context {
     }
 
     /// Resolves `rest` (written `path`, `docs::d1`) in `child`, the pipeline that the trigger job
-    /// `trigger` of `parent` created. The jobs found in `child` itself remember that way down
-    /// ([`crate::wait::Via`]), so that a trigger job run again can be noticed and followed.
+    /// `trigger` of `parent` created. Every job found, in `child` or below it, remembers that way
+    /// down ([`crate::wait::Via`], after the nearer ones), so that any trigger job on its way run
+    /// again can be noticed and followed.
     pub fn resolve_below(
         &self,
         parent: &PipelineAt,
@@ -573,10 +574,8 @@ impl Context {
         let prefix = path.strip_suffix(&rest.text()).unwrap_or_default();
         let mut found = self.resolve_in(child, rest, prefix, depth)?;
         for selection in &mut found {
-            if let Selection::Job(picked) = selection
-                && picked.at == *child
-            {
-                picked.via = Some(crate::wait::Via {
+            if let Selection::Job(picked) = selection {
+                picked.vias.push(crate::wait::Via {
                     parent: parent.clone(),
                     trigger: trigger.to_string(),
                     child: child.id,
@@ -635,7 +634,7 @@ impl Context {
                 Selection::Job(Picked {
                     listed: listed.clone(),
                     at: at.clone(),
-                    via: None,
+                    vias: Vec::new(),
                 })
             })
             .collect())

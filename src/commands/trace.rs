@@ -47,7 +47,7 @@ pub fn trace(
         };
     }
     let at = target.known.as_ref().map(|k| k.at.clone());
-    let via = target.known.as_ref().and_then(|k| k.via.clone());
+    let via = target.known.as_ref().and_then(|k| k.vias.first().cloned());
     match follow_log(
         context,
         &target.project,
@@ -143,7 +143,7 @@ fn follow_log(
                 project = moved.at.project.clone();
                 job_id = moved.listed.job.id;
                 by_name = Some(moved.at.clone());
-                via = moved.via.clone();
+                via = moved.vias.first().cloned();
                 printed = 0;
                 continue;
             }
