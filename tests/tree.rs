@@ -1784,3 +1784,54 @@ fn a_trigger_job_two_levels_up_run_again_is_followed_down_its_new_pipelines() {
         .says("NOT PASSED: job (#50) failed");
     run.never_says("passed: job (#30)");
 }
+
+/// The same when `b` had not created its pipeline yet when it was selected: what awaits it
+/// remembers `a` too, and so does the job found once `b`'s pipeline exists.
+#[test]
+fn a_trigger_job_above_an_awaited_one_run_again_is_followed_down_its_new_pipelines() {
+    let server = GitLab::start(V19_2);
+    server.add([
+        Job::new(10, "a", "deploy", "running")
+            .bridge(Some(2000))
+            .steps(vec![
+                vec![],
+                vec![],
+                vec![],
+                vec![],
+                vec![],
+                vec![],
+                vec![Step::Retry(vec![
+                    vec![Step::Status("running")],
+                    vec![Step::CreateDownstream(4000)],
+                ])],
+            ]),
+        Job::new(11, "slow", "deploy", "running").then(&[
+            "running", "running", "running", "running", "running", "running", "running", "running",
+            "running", "running", "running", "running", "success",
+        ]),
+    ]);
+    server.add_pipeline(
+        Pipeline::child(2000),
+        [Job::new(20, "b", "test", "running")
+            .bridge(None)
+            .steps(vec![vec![], vec![Step::CreateDownstream(3000)]])],
+    );
+    server.add_pipeline(
+        Pipeline::child(3000).late(),
+        [Job::new(30, "job", "test", "success")],
+    );
+    server.add_pipeline(
+        Pipeline::child(4000).late(),
+        [Job::new(40, "b", "test", "running").bridge(Some(5000))],
+    );
+    server.add_pipeline(
+        Pipeline::child(5000),
+        [Job::new(50, "job", "test", "running").then(&["running", "failed"])],
+    );
+    let run = with_job_token(&server, &["wait", "a::b::job", "slow"]);
+    run.expect(1);
+    run.says("created pipeline 3000")
+        .says("was run again and created pipeline 4000")
+        .says("NOT PASSED: job (#50) failed");
+    run.never_says("passed: job (#30)");
+}

@@ -59,6 +59,7 @@ fn follow_selection(context: &Context, selection: Selection) -> Followed {
             followed.awaiting = Some(Downstream {
                 wanted: vec![(awaiting.rest, awaiting.path)],
             });
+            followed.vias = awaiting.vias;
             followed
         }
     }

@@ -203,6 +203,8 @@ pub struct Awaiting {
     pub rest: Selector,
     /// `deploy-eu::smoke`, for messages.
     pub path: String,
+    /// The trigger jobs above `at` it was reached through, the nearest first.
+    pub vias: Vec<crate::wait::Via>,
 }
 
 impl Awaiting {
@@ -542,6 +544,7 @@ impl Context {
                     at: at.clone(),
                     rest: (**inner).clone(),
                     path: format!("{path}{}", inner.text()),
+                    vias: Vec::new(),
                 }));
                 continue;
             };
@@ -559,9 +562,9 @@ impl Context {
     }
 
     /// Resolves `rest` (written `path`, `docs::d1`) in `child`, the pipeline that the trigger job
-    /// `trigger` of `parent` created. Every job found, in `child` or below it, remembers that way
-    /// down ([`crate::wait::Via`], after the nearer ones), so that any trigger job on its way run
-    /// again can be noticed and followed.
+    /// `trigger` of `parent` created. Every job found, in `child` or below it, and every trigger
+    /// job found awaiting its pipeline there, remembers that way down ([`crate::wait::Via`], after
+    /// the nearer ones), so that any trigger job on its way run again can be noticed and followed.
     pub fn resolve_below(
         &self,
         parent: &PipelineAt,
@@ -574,15 +577,17 @@ impl Context {
         let prefix = path.strip_suffix(&rest.text()).unwrap_or_default();
         let mut found = self.resolve_in(child, rest, prefix, depth)?;
         for selection in &mut found {
-            if let Selection::Job(picked) = selection {
-                picked.vias.push(crate::wait::Via {
-                    parent: parent.clone(),
-                    trigger: trigger.to_string(),
-                    child: child.id,
-                    rest: rest.clone(),
-                    path: path.to_string(),
-                });
-            }
+            let vias = match selection {
+                Selection::Job(picked) => &mut picked.vias,
+                Selection::Awaiting(awaiting) => &mut awaiting.vias,
+            };
+            vias.push(crate::wait::Via {
+                parent: parent.clone(),
+                trigger: trigger.to_string(),
+                child: child.id,
+                rest: rest.clone(),
+                path: path.to_string(),
+            });
         }
         Ok(found)
     }
