@@ -96,8 +96,10 @@ fn demo(server: &GitLab) {
 /// reads of the list, and `big-log`, whose log grows by 5 MB per read until 50 MB. Timelines
 /// advance per read, so each tool measured sees the same work.
 fn bench(server: &GitLab) {
+    // Ids from 10,001: the job running gljob is 500, and an id listed twice is a list that
+    // changed while it was read (gljob reads it again, and again, then gives up).
     let mut jobs: Vec<Job> = (1..=948)
-        .map(|i| Job::new(i, &format!("unit {i}"), "test", "success"))
+        .map(|i| Job::new(10_000 + i, &format!("unit {i}"), "test", "success"))
         .collect();
     for i in 0..50u64 {
         jobs.push(

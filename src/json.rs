@@ -14,18 +14,20 @@
 
 use std::ops::Range;
 
-/// One object of the array: its bytes, and its top-level fields as (key, value bytes). Keys are
-/// as written between their quotes (GitLab's keys hold no escapes).
+/// One object of the array: its bytes, and its kept top-level fields.
 pub struct Item<'a> {
     pub text: &'a str,
-    pub fields: &'a [(&'a str, &'a str)],
+    pub fields: &'a [Field<'a>],
 }
 
-impl<'a> Item<'a> {
-    /// The value of top-level field `key`, as JSON text.
-    pub fn field(&self, key: &str) -> Option<&'a str> {
-        self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
-    }
+/// A top-level field of an object: which of the wanted keys it is (its index in `wanted`; 0 when
+/// every key is wanted), the key as written between its quotes (GitLab's keys hold no escapes),
+/// and the value as JSON text.
+#[derive(Debug, Clone, Copy)]
+pub struct Field<'a> {
+    pub slot: usize,
+    pub key: &'a str,
+    pub value: &'a str,
 }
 
 /// An item as owned text and its fields, for tests.
@@ -41,7 +43,7 @@ pub fn items(text: &str) -> Result<Vec<OwnedItem>, String> {
             item.text.to_string(),
             item.fields
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|f| (f.key.to_string(), f.value.to_string()))
                 .collect(),
         ));
         Ok(())
@@ -57,215 +59,292 @@ pub fn for_each_item<'a>(
     wanted: &[&str],
     mut each: impl FnMut(&Item<'_>) -> Result<(), String>,
 ) -> Result<(), String> {
-    let mut scanner = Scanner {
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+    let bytes = text.as_bytes();
+    let keys = Keys::new(wanted);
     // One buffer for every item's fields: a job has some 40, and a page 100 jobs.
-    let mut ranges: Vec<(Range<usize>, Range<usize>)> = Vec::with_capacity(64);
-    let mut fields: Vec<(&'a str, &'a str)> = Vec::with_capacity(64);
-    scanner.skip_ws();
-    scanner.expect(b'[')?;
-    scanner.skip_ws();
-    if scanner.peek() == Some(b']') {
-        scanner.pos += 1;
+    let mut ranges: Vec<Found> = Vec::with_capacity(64);
+    let mut fields: Vec<Field<'a>> = Vec::with_capacity(64);
+    let mut i = skip_ws(bytes, 0);
+    i = expect(bytes, i, b'[')?;
+    i = skip_ws(bytes, i);
+    if bytes.get(i) == Some(&b']') {
+        i += 1;
     } else {
         loop {
-            scanner.skip_ws();
-            let start = scanner.pos;
+            i = skip_ws(bytes, i);
+            let start = i;
             ranges.clear();
-            scanner.object(wanted, &mut ranges)?;
+            i = object(bytes, i, &keys, &mut ranges)?;
             fields.clear();
-            fields.extend(
-                ranges
-                    .iter()
-                    .map(|(key, value)| (&text[key.clone()], &text[value.clone()])),
-            );
+            fields.extend(ranges.iter().map(|found| found.field(text)));
             each(&Item {
-                text: &text[start..scanner.pos],
+                text: &text[start..i],
                 fields: &fields,
             })?;
-            scanner.skip_ws();
-            match scanner.next()? {
-                b',' => continue,
-                b']' => break,
-                other => return Err(scanner.unexpected(other, "',' or ']'")),
+            i = skip_ws(bytes, i);
+            match bytes.get(i) {
+                Some(b',') => i += 1,
+                Some(b']') => {
+                    i += 1;
+                    break;
+                }
+                _ => return Err(unexpected(bytes, i, "',' or ']'")),
             }
         }
     }
-    scanner.skip_ws();
-    if scanner.pos != scanner.bytes.len() {
-        return Err(format!(
-            "something follows the array at byte {}",
-            scanner.pos
-        ));
+    i = skip_ws(bytes, i);
+    if i != bytes.len() {
+        return Err(format!("something follows the array at byte {i}"));
     }
     Ok(())
 }
 
-struct Scanner<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+/// The top-level fields named in `wanted` of `text`, which must be one JSON object (and nothing
+/// after it): the small objects a job holds (`pipeline`, `downstream_pipeline`), typed without
+/// serde_json.
+pub fn fields<'a>(text: &'a str, wanted: &[&str]) -> Result<Vec<Field<'a>>, String> {
+    let bytes = text.as_bytes();
+    let mut ranges = Vec::with_capacity(8);
+    let start = skip_ws(bytes, 0);
+    let end = skip_ws(
+        bytes,
+        object(bytes, start, &Keys::new(wanted), &mut ranges)?,
+    );
+    if end != bytes.len() {
+        return Err(format!("something follows the object at byte {end}"));
+    }
+    Ok(ranges.iter().map(|found| found.field(text)).collect())
 }
 
-impl Scanner<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
+/// Where a kept field is in the text: its slot, key (without quotes) and value.
+struct Found {
+    slot: usize,
+    key: Range<usize>,
+    value: Range<usize>,
+}
 
-    fn next(&mut self) -> Result<u8, String> {
-        let byte = self.peek().ok_or("the JSON is cut short")?;
-        self.pos += 1;
-        Ok(byte)
-    }
-
-    fn expect(&mut self, wanted: u8) -> Result<(), String> {
-        match self.next()? {
-            byte if byte == wanted => Ok(()),
-            other => Err(self.unexpected(other, &format!("'{}'", wanted as char))),
-        }
-    }
-
-    fn unexpected(&self, byte: u8, wanted: &str) -> String {
-        format!(
-            "expected {wanted} at byte {}, found {:?}",
-            self.pos.saturating_sub(1),
-            byte as char
-        )
-    }
-
-    fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    /// An object whose opening brace is next; the ranges of its keys (without quotes) and values.
-    fn object(
-        &mut self,
-        wanted: &[&str],
-        fields: &mut Vec<(Range<usize>, Range<usize>)>,
-    ) -> Result<(), String> {
-        self.expect(b'{')?;
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return Ok(());
-        }
-        loop {
-            self.skip_ws();
-            let key = self.string()?;
-            self.skip_ws();
-            self.expect(b':')?;
-            self.skip_ws();
-            let start = self.pos;
-            self.value()?;
-            let key = key.start + 1..key.end - 1;
-            let name = &self.bytes[key.clone()];
-            if wanted.is_empty() || wanted.iter().any(|w| w.as_bytes() == name) {
-                fields.push((key, start..self.pos));
-            }
-            self.skip_ws();
-            match self.next()? {
-                b',' => continue,
-                b'}' => return Ok(()),
-                other => return Err(self.unexpected(other, "',' or '}'")),
-            }
-        }
-    }
-
-    /// A string whose opening quote is next; its range, quotes included.
-    fn string(&mut self) -> Result<Range<usize>, String> {
-        let start = self.pos;
-        match skip_string(self.bytes, start) {
-            Some(end) => {
-                self.pos = end;
-                Ok(start..end)
-            }
-            None if self.bytes.get(start) != Some(&b'"') => {
-                let byte = self.next()?;
-                Err(self.unexpected(byte, "'\"'"))
-            }
-            None => Err("a string is cut short".into()),
-        }
-    }
-
-    /// Any value, skipped: strings jump to their closing quote, objects and arrays to their
-    /// matching bracket, numbers and literals to the next delimiter.
-    fn value(&mut self) -> Result<(), String> {
-        match self.peek().ok_or("the JSON is cut short")? {
-            b'"' => self.string().map(|_| ()),
-            b'{' | b'[' => match skip_nested(self.bytes, self.pos) {
-                Ok(end) => {
-                    self.pos = end;
-                    Ok(())
-                }
-                Err(why) => Err(why.into()),
-            },
-            b'}' | b']' | b',' | b':' => {
-                let byte = self.next()?;
-                Err(self.unexpected(byte, "a value"))
-            }
-            _ => {
-                let start = self.pos;
-                let rest = &self.bytes[start..];
-                let len = rest
-                    .iter()
-                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
-                    .unwrap_or(rest.len());
-                self.pos += len;
-                if len == 0 {
-                    return Err("the JSON is cut short".into());
-                }
-                Ok(())
-            }
+impl Found {
+    fn field<'a>(&self, text: &'a str) -> Field<'a> {
+        Field {
+            slot: self.slot,
+            key: &text[self.key.clone()],
+            value: &text[self.value.clone()],
         }
     }
 }
 
-/// The index after the closing quote of the string whose opening quote is at `start`; `None` when
-/// there is no opening quote or the string is cut short.
-///
-/// Eight bytes are looked at a time (SWAR): `has_zero` marks the bytes of a word equal to zero,
-/// so `has_zero(word ^ (ONES * b'"'))` marks the quotes. Its lowest mark is always right (the
-/// borrows that can mark a byte wrongly only run upwards from a real match), and the lowest is
-/// the only one used.
-fn skip_string(bytes: &[u8], start: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    fn has_zero(v: u64) -> u64 {
-        v.wrapping_sub(ONES) & !v & HIGHS
-    }
-    if bytes.get(start) != Some(&b'"') {
+/// The characters of a JSON string value (`text` with its quotes) when it needs no decoding: no
+/// escape and no control character (which JSON does not allow raw). `None` for anything else,
+/// which the caller hands to serde_json to decode or refuse.
+pub fn plain_string(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'"') {
         return None;
     }
-    let mut i = start + 1;
+    let inner = bytes.get(1..bytes.len().checked_sub(1)?)?;
+    let plain = bytes.len() >= 2
+        && bytes[bytes.len() - 1] == b'"'
+        && !inner.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
+    plain.then(|| &text[1..text.len() - 1])
+}
+
+/// The keys a scan keeps. A key is first looked up by its signature (length, first and last
+/// byte) in a table of 64, so each of the two dozen keys of a job that no verdict needs costs one
+/// lookup, and a wanted one one comparison.
+struct Keys<'w> {
+    wanted: &'w [&'w str],
+    /// For each signature: the slot of the one wanted key that has it, [`NONE`], or [`SHARED`]
+    /// when two wanted keys share it (then they are compared one by one).
+    slots: [u8; 64],
+}
+
+const NONE: u8 = u8::MAX;
+const SHARED: u8 = u8::MAX - 1;
+
+impl<'w> Keys<'w> {
+    fn new(wanted: &'w [&'w str]) -> Self {
+        let mut slots = [NONE; 64];
+        for (slot, key) in wanted.iter().enumerate() {
+            let entry = &mut slots[signature(key.as_bytes())];
+            *entry = match (*entry, u8::try_from(slot)) {
+                (NONE, Ok(slot)) if slot < SHARED => slot,
+                _ => SHARED,
+            };
+        }
+        Keys { wanted, slots }
+    }
+
+    /// The slot of `key` among the wanted keys, if it is kept.
+    #[inline(always)]
+    fn slot(&self, key: &[u8]) -> Option<usize> {
+        if self.wanted.is_empty() {
+            return Some(0);
+        }
+        match self.slots[signature(key)] {
+            NONE => None,
+            SHARED => self.wanted.iter().position(|w| w.as_bytes() == key),
+            slot => {
+                let slot = usize::from(slot);
+                (self.wanted[slot].as_bytes() == key).then_some(slot)
+            }
+        }
+    }
+}
+
+/// One of 64 for a key.
+#[inline(always)]
+fn signature(key: &[u8]) -> usize {
+    let first = key.first().copied().unwrap_or(0) as usize;
+    let last = key.last().copied().unwrap_or(0) as usize;
+    (key.len() * 7 + first * 3 + last) % 64
+}
+
+#[inline(always)]
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(i) {
+        i += 1;
+    }
+    i
+}
+
+#[inline(always)]
+fn expect(bytes: &[u8], i: usize, wanted: u8) -> Result<usize, String> {
+    if bytes.get(i) == Some(&wanted) {
+        Ok(i + 1)
+    } else {
+        Err(unexpected(bytes, i, &format!("'{}'", wanted as char)))
+    }
+}
+
+#[cold]
+fn unexpected(bytes: &[u8], i: usize, wanted: &str) -> String {
+    match bytes.get(i) {
+        Some(&byte) => format!("expected {wanted} at byte {i}, found {:?}", byte as char),
+        None => "the JSON is cut short".into(),
+    }
+}
+
+/// An object whose opening brace is at `i`: the ranges of its kept keys (without quotes) and
+/// their values are pushed to `fields`; returns the index after the closing brace.
+fn object(
+    bytes: &[u8],
+    i: usize,
+    keys: &Keys<'_>,
+    fields: &mut Vec<Found>,
+) -> Result<usize, String> {
+    let mut i = skip_ws(bytes, expect(bytes, i, b'{')?);
+    if bytes.get(i) == Some(&b'}') {
+        return Ok(i + 1);
+    }
     loop {
-        while let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let word = u64::from_le_bytes(word);
-            let marks = has_zero(word ^ (ONES * u64::from(b'"')))
-                | has_zero(word ^ (ONES * u64::from(b'\\')));
-            if marks != 0 {
-                i += (marks.trailing_zeros() / 8) as usize;
+        i = skip_ws(bytes, i);
+        let key_start = i + 1;
+        i = expect(bytes, i, b'"')?;
+        let key_after = string_end(bytes, i).ok_or("a string is cut short")?;
+        i = skip_ws(bytes, key_after);
+        i = skip_ws(bytes, expect(bytes, i, b':')?);
+        let start = i;
+        i = value(bytes, i)?;
+        if let Some(slot) = keys.slot(&bytes[key_start..key_after - 1]) {
+            fields.push(Found {
+                slot,
+                key: key_start..key_after - 1,
+                value: start..i,
+            });
+        }
+        i = skip_ws(bytes, i);
+        match bytes.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => return Ok(i + 1),
+            _ => return Err(unexpected(bytes, i, "',' or '}'")),
+        }
+    }
+}
+
+/// Any value at `i`, skipped: strings jump to their closing quote, objects and arrays to their
+/// matching bracket, numbers and literals to the next delimiter. Returns the index after it.
+fn value(bytes: &[u8], i: usize) -> Result<usize, String> {
+    match bytes.get(i) {
+        None => Err("the JSON is cut short".into()),
+        Some(b'"') => string_end(bytes, i + 1).ok_or_else(|| "a string is cut short".into()),
+        Some(b'{' | b'[') => skip_nested(bytes, i).map_err(String::from),
+        Some(b'}' | b']' | b',' | b':') => Err(unexpected(bytes, i, "a value")),
+        Some(_) => {
+            let mut end = i;
+            while let Some(byte) = bytes.get(end) {
+                if matches!(byte, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                    break;
+                }
+                end += 1;
+            }
+            if end == bytes.len() {
+                return Err("the JSON is cut short".into());
+            }
+            Ok(end)
+        }
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes at `i` as one little-endian word, if there are eight.
+#[inline(always)]
+fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(i..i.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// The bytes of `word` below `n` (at most 0x80), marked by their high bit. The lowest mark is
+/// always right: the borrows that can mark a byte wrongly only run upwards from a real one.
+#[inline(always)]
+fn below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
+}
+
+/// The bytes of `word` equal to `byte`, marked as [`below`] marks (the lowest mark is right).
+#[inline(always)]
+fn equal(word: u64, byte: u8) -> u64 {
+    below(word ^ (ONES * u64::from(byte)), 1)
+}
+
+/// For a string whose characters begin at `i` (just after its opening quote): the index after its
+/// closing quote. `None` when it is cut short.
+///
+/// Eight bytes are looked at a time (SWAR): a word with no quote is stepped over whole, and only
+/// the lowest mark of a word is used (it is always right). A quote is the end unless an odd run of
+/// backslashes stands before it (`\"` escapes it, `\\"` does not), counted back only when the
+/// byte before it is a backslash: escapes are rare, quotes are not.
+#[inline(always)]
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    loop {
+        while let Some(word) = word_at(bytes, i) {
+            let quotes = equal(word, b'"');
+            if quotes != 0 {
+                i += (quotes.trailing_zeros() / 8) as usize;
                 break;
             }
             i += 8;
         }
-        // Fewer than 8 bytes left, or `i` is at a quote or backslash.
-        loop {
-            match *bytes.get(i)? {
-                b'"' => return Some(i + 1),
-                // An escape: the next byte is escaped, whatever it is.
-                b'\\' => {
-                    i += 2;
-                    break;
-                }
-                _ => i += 1,
+        // Fewer than 8 bytes left, or `i` is at a quote.
+        if *bytes.get(i)? == b'"' {
+            if bytes[i - 1] != b'\\' || escapes_before(bytes, start, i) % 2 == 0 {
+                return Some(i + 1);
             }
         }
+        i += 1;
     }
+}
+
+/// How many backslashes stand right before index `end`, not counting back past `start`.
+#[cold]
+fn escapes_before(bytes: &[u8], start: usize, end: usize) -> usize {
+    bytes[start..end]
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b'\\')
+        .count()
 }
 
 /// The index after the bracket that closes the object or array opening at `start`. Brackets inside
@@ -278,7 +357,7 @@ fn skip_nested(bytes: &[u8], start: usize) -> Result<usize, &'static str> {
     while let Some(&byte) = bytes.get(i) {
         match byte {
             b'"' => {
-                i = skip_string(bytes, i).ok_or("a string is cut short")?;
+                i = string_end(bytes, i + 1).ok_or("a string is cut short")?;
                 continue;
             }
             b'{' | b'[' => {
@@ -331,6 +410,28 @@ mod tests {
         assert!(items[1].0.starts_with(r#"{"id":2"#) && items[1].0.ends_with('}'));
         assert!(super::items("[]").unwrap().is_empty());
         assert!(super::items(" [ ] ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_quote_after_an_odd_run_of_backslashes_is_escaped_and_after_an_even_run_ends_the_string() {
+        // Strings long and short, so both the eight-byte words and the last bytes are tried.
+        for value in [
+            r#""\\""#,
+            r#""\"""#,
+            r#""\\\"""#,
+            r#""0123456789\\""#,
+            r#""0123456789\"x""#,
+            r#""01234567\\\\\"89""#,
+        ] {
+            let text = format!(r#"[{{"s":{value},"n":1}}]"#);
+            let items = items(&text).unwrap_or_else(|e| panic!("{value}: {e}"));
+            assert_eq!(items[0].1[0].1, value);
+            assert_eq!(items[0].1[1].1, "1", "{value}");
+        }
+        assert_eq!(plain_string(r#""a b""#), Some("a b"));
+        for unusual in [r#""a\"b""#, "\"a\u{1}\"", "\"a", "\"", "a", r#""a"b""#] {
+            assert_eq!(plain_string(unusual), None, "{unusual:?}");
+        }
     }
 
     #[test]

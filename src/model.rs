@@ -175,6 +175,46 @@ impl RawJson {
     }
 }
 
+/// The fields of a job that [`Job`] types, by their JSON keys (the scanner's slots, in order).
+const JOB_FIELDS: [(&str, JobField); 16] = [
+    ("id", JobField::Id),
+    ("status", JobField::Status),
+    ("name", JobField::Name),
+    ("stage", JobField::Stage),
+    ("ref", JobField::Ref),
+    ("allow_failure", JobField::AllowFailure),
+    ("duration", JobField::Duration),
+    ("failure_reason", JobField::FailureReason),
+    ("web_url", JobField::WebUrl),
+    ("pipeline", JobField::Pipeline),
+    ("downstream_pipeline", JobField::DownstreamPipeline),
+    ("created_at", JobField::CreatedAt),
+    ("started_at", JobField::StartedAt),
+    ("finished_at", JobField::FinishedAt),
+    ("erased_at", JobField::ErasedAt),
+    ("archived", JobField::Archived),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum JobField {
+    Id,
+    Status,
+    Name,
+    Stage,
+    Ref,
+    AllowFailure,
+    Duration,
+    FailureReason,
+    WebUrl,
+    Pipeline,
+    DownstreamPipeline,
+    CreatedAt,
+    StartedAt,
+    FinishedAt,
+    ErasedAt,
+    Archived,
+}
+
 /// One job as GitLab sent it: the typed view and the exact bytes.
 #[derive(Debug, Clone)]
 pub struct Listed {
@@ -195,28 +235,20 @@ impl Listed {
         })
     }
 
-    /// The fields [`Listed::from_item`] reads: the scanner keeps only these of each job.
-    pub const FIELDS: [&'static str; 16] = [
-        "id",
-        "status",
-        "name",
-        "stage",
-        "ref",
-        "allow_failure",
-        "duration",
-        "failure_reason",
-        "web_url",
-        "pipeline",
-        "downstream_pipeline",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "erased_at",
-        "archived",
-    ];
+    /// The names of the fields [`Listed::from_item`] reads, in slot order: the scanner keeps only
+    /// these of each job.
+    pub const FIELDS: [&'static str; JOB_FIELDS.len()] = {
+        let mut names = [""; JOB_FIELDS.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = JOB_FIELDS[i].0;
+            i += 1;
+        }
+        names
+    };
 
     /// An item of a list page, from the scanner's one pass: only the fields [`Job`] has are
-    /// parsed, each from its own few bytes; the item's bytes are copied once.
+    /// typed, each from its own few bytes; the item's bytes are copied once.
     pub fn from_item(item: &json::Item<'_>, kind: Kind) -> Result<Self, String> {
         fn parse<T: serde::de::DeserializeOwned>(
             key: &str,
@@ -232,11 +264,9 @@ impl Listed {
         // Most values are plain strings, numbers or booleans: taken as they are, with serde_json
         // only for escapes, objects and anything unusual.
         fn string(key: &str, text: &str) -> Result<Option<String>, String> {
-            match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                Some(inner) if !inner.bytes().any(|b| b == b'\\' || b < 0x20) => {
-                    Ok(Some(inner.to_string()))
-                }
-                _ => parse(key, text),
+            match json::plain_string(text) {
+                Some(inner) => Ok(Some(inner.to_string())),
+                None => parse(key, text),
             }
         }
         fn boolean(key: &str, text: &str) -> Result<bool, String> {
@@ -245,6 +275,56 @@ impl Listed {
                 "false" | "null" => Ok(false),
                 _ => Err(format!("{key}: '{text}' is not a boolean")),
             }
+        }
+        // A plain decimal number as JSON writes it; anything else goes to serde_json to judge.
+        fn number(key: &str, text: &str) -> Result<Option<f64>, String> {
+            let json_like = text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
+            match text.parse::<f64>() {
+                Ok(n) if json_like => Ok(Some(n)),
+                _ => parse(key, text),
+            }
+        }
+        fn unsigned(key: &str, text: &str) -> Result<Option<u64>, String> {
+            match text.parse::<u64>() {
+                // `+5` parses in Rust but is not JSON.
+                Ok(n) if !text.starts_with('+') => Ok(Some(n)),
+                _ => parse(key, text),
+            }
+        }
+        fn pipeline(key: &str, text: &str) -> Result<Option<PipelineRef>, String> {
+            if text == "null" {
+                return Ok(None);
+            }
+            const ID: usize = 0;
+            const STATUS: usize = 1;
+            const PROJECT_ID: usize = 2;
+            let fields = json::fields(text, &["id", "status", "project_id"])
+                .map_err(|e| format!("{key}: {e}"))?;
+            let mut pipeline = PipelineRef {
+                id: 0,
+                status: None,
+                project_id: None,
+            };
+            let mut id = None;
+            let mut given = 0u32;
+            for field in &fields {
+                if given & (1 << field.slot) != 0 {
+                    return Err(format!("{key}: duplicate field `{}`", field.key));
+                }
+                given |= 1 << field.slot;
+                let value = field.value;
+                match field.slot {
+                    ID => id = unsigned(key, value)?,
+                    STATUS => pipeline.status = string(key, value)?.map(Status::from),
+                    PROJECT_ID => pipeline.project_id = unsigned(key, value)?,
+                    _ => {}
+                }
+            }
+            pipeline.id = id.ok_or_else(|| format!("{key}: missing field `id`"))?;
+            Ok(Some(pipeline))
         }
         let mut id = None;
         let mut status: Option<String> = None;
@@ -267,35 +347,35 @@ impl Listed {
             archived: false,
         };
         // One look at each field, as serde's derive would, but only at the ones a `Job` has.
-        for (i, &(key, text)) in item.fields.iter().enumerate() {
+        let mut given = 0u32;
+        for field in item.fields {
+            let (key, text) = (field.key, field.value);
             // A field given twice has no one meaning (serde refuses it in a single job; so does
             // this): the job is not one GitLab would send.
-            if item.fields[..i].iter().any(|(earlier, _)| *earlier == key) {
+            if given & (1 << field.slot) != 0 {
                 return Err(format!("duplicate field `{key}`"));
             }
-            match key {
-                "id" => {
-                    id = match text.parse::<u64>() {
-                        Ok(id) => Some(id),
-                        Err(_) => parse(key, text)?,
-                    }
-                }
-                "status" => status = string(key, text)?,
-                "name" => job.name = string(key, text)?.unwrap_or_default(),
-                "stage" => job.stage = string(key, text)?.unwrap_or_default(),
-                "ref" => job.git_ref = string(key, text)?,
-                "allow_failure" => job.allow_failure = boolean(key, text)?,
-                "duration" => job.duration = parse(key, text)?,
-                "failure_reason" => job.failure_reason = string(key, text)?,
-                "web_url" => job.web_url = string(key, text)?,
-                "pipeline" => job.pipeline = parse(key, text)?,
-                "downstream_pipeline" => job.downstream_pipeline = parse(key, text)?,
-                "created_at" => job.created_at = string(key, text)?,
-                "started_at" => job.started_at = string(key, text)?,
-                "finished_at" => job.finished_at = string(key, text)?,
-                "erased_at" => job.erased_at = string(key, text)?,
-                "archived" => job.archived = boolean(key, text)?,
-                _ => {}
+            given |= 1 << field.slot;
+            let Some(&(_, which)) = JOB_FIELDS.get(field.slot) else {
+                continue;
+            };
+            match which {
+                JobField::Id => id = unsigned(key, text)?,
+                JobField::Status => status = string(key, text)?,
+                JobField::Name => job.name = string(key, text)?.unwrap_or_default(),
+                JobField::Stage => job.stage = string(key, text)?.unwrap_or_default(),
+                JobField::Ref => job.git_ref = string(key, text)?,
+                JobField::AllowFailure => job.allow_failure = boolean(key, text)?,
+                JobField::Duration => job.duration = number(key, text)?,
+                JobField::FailureReason => job.failure_reason = string(key, text)?,
+                JobField::WebUrl => job.web_url = string(key, text)?,
+                JobField::Pipeline => job.pipeline = pipeline(key, text)?,
+                JobField::DownstreamPipeline => job.downstream_pipeline = pipeline(key, text)?,
+                JobField::CreatedAt => job.created_at = string(key, text)?,
+                JobField::StartedAt => job.started_at = string(key, text)?,
+                JobField::FinishedAt => job.finished_at = string(key, text)?,
+                JobField::ErasedAt => job.erased_at = string(key, text)?,
+                JobField::Archived => job.archived = boolean(key, text)?,
             }
         }
         job.id = id.ok_or("missing field `id`")?;

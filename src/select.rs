@@ -117,18 +117,26 @@ pub fn is_pattern(text: &str) -> bool {
 
 /// `*` matches any run of characters (none included), `?` exactly one; everything else itself.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
+    // Bytes stand for characters when both are ASCII (job names almost always are): no copy.
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
+    }
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
+    glob(&pattern, &text, '*', '?')
+}
+
+fn glob<T: Copy + PartialEq>(pattern: &[T], text: &[T], star: T, one: T) -> bool {
     let (mut p, mut t) = (0, 0);
     // Where the last `*` was, and how much of the text it has swallowed so far.
     let mut backtrack: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
-            Some('*') => {
+            Some(&c) if c == star => {
                 backtrack = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == '?' || c == text[t] => {
+            Some(&c) if c == one || c == text[t] => {
                 p += 1;
                 t += 1;
             }
@@ -142,7 +150,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    pattern[p..].iter().all(|&c| c == '*')
+    pattern[p..].iter().all(|&c| c == star)
 }
 
 /// Picks the jobs every selector names, in selector order, each once.
