@@ -328,10 +328,11 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
             i += 8;
         }
         // Fewer than 8 bytes left, or `i` is at a quote.
-        if *bytes.get(i)? == b'"' {
-            if bytes[i - 1] != b'\\' || escapes_before(bytes, start, i) % 2 == 0 {
-                return Some(i + 1);
-            }
+        // `i` is at least `start`, which is after the opening quote: `i - 1` is in the text.
+        if *bytes.get(i)? == b'"'
+            && (bytes[i - 1] != b'\\' || escapes_before(bytes, start, i).is_multiple_of(2))
+        {
+            return Some(i + 1);
         }
         i += 1;
     }
