@@ -6,11 +6,12 @@
 //! field it skips, one at a time, and splitting a page into items and then typing each item reads
 //! it twice; this scanner reads it once, going through strings eight bytes at a time. Only the fields a verdict needs are then given to serde_json, each a few bytes.
 //!
-//! What it checks: the structure (brackets, braces, strings, commas and colons where JSON has them)
-//! and that nothing follows the array, so a page cut short is refused, as is anything but an array
-//! of objects. What it does not check: the inside of numbers and literals of fields it skips; the
-//! fields it hands to serde_json are checked there. `--json` prints an item's bytes as GitLab sent
-//! them.
+//! What it checks: all of JSON's grammar, in the fields it skips as in those it keeps (strings
+//! with their escapes and without raw control characters, numbers, literals, brackets, commas
+//! and colons), that nothing follows the array, and that the items are objects: a page that is
+//! not JSON, or is cut short, is refused, as serde_json would refuse it. A key written with
+//! escapes (`"st\u0061tus"`) is decoded before it is compared, so it is the field it names.
+//! `--json` prints an item's bytes as GitLab sent them.
 
 use std::ops::Range;
 
@@ -21,8 +22,8 @@ pub struct Item<'a> {
 }
 
 /// A top-level field of an object: which of the wanted keys it is (its index in `wanted`; 0 when
-/// every key is wanted), the key as written between its quotes (GitLab's keys hold no escapes),
-/// and the value as JSON text.
+/// every key is wanted), the key as written between its quotes (escapes left as they are), and
+/// the value as JSON text.
 #[derive(Debug, Clone, Copy)]
 pub struct Field<'a> {
     pub slot: usize,
@@ -65,7 +66,8 @@ pub fn for_each_item<'a>(
     let mut ranges: Vec<Found> = Vec::with_capacity(64);
     let mut fields: Vec<Field<'a>> = Vec::with_capacity(64);
     let mut i = skip_ws(bytes, 0);
-    i = expect(bytes, i, b'[')?;
+    i = expect(bytes, i, b'[').map_err(|f| f.describe(bytes))?;
+    // The array is depth 1, its items depth 2.
     i = skip_ws(bytes, i);
     if bytes.get(i) == Some(&b']') {
         i += 1;
@@ -74,7 +76,10 @@ pub fn for_each_item<'a>(
             i = skip_ws(bytes, i);
             let start = i;
             ranges.clear();
-            i = object(bytes, i, &keys, &mut ranges)?;
+            if bytes.get(i) != Some(&b'{') {
+                return Err(Fault::Expected(i, "an object").describe(bytes));
+            }
+            i = object(bytes, i, 2, Some((&keys, &mut ranges))).map_err(|f| f.describe(bytes))?;
             fields.clear();
             fields.extend(ranges.iter().map(|found| found.field(text)));
             each(&Item {
@@ -88,7 +93,7 @@ pub fn for_each_item<'a>(
                     i += 1;
                     break;
                 }
-                _ => return Err(unexpected(bytes, i, "',' or ']'")),
+                _ => return Err(Fault::Expected(i, "',' or ']'").describe(bytes)),
             }
         }
     }
@@ -106,10 +111,12 @@ pub fn fields<'a>(text: &'a str, wanted: &[&str]) -> Result<Vec<Field<'a>>, Stri
     let bytes = text.as_bytes();
     let mut ranges = Vec::with_capacity(8);
     let start = skip_ws(bytes, 0);
-    let end = skip_ws(
-        bytes,
-        object(bytes, start, &Keys::new(wanted), &mut ranges)?,
-    );
+    if bytes.get(start) != Some(&b'{') {
+        return Err(Fault::Expected(start, "an object").describe(bytes));
+    }
+    let keys = Keys::new(wanted);
+    let end = object(bytes, start, 1, Some((&keys, &mut ranges))).map_err(|f| f.describe(bytes))?;
+    let end = skip_ws(bytes, end);
     if end != bytes.len() {
         return Err(format!("something follows the object at byte {end}"));
     }
@@ -174,21 +181,45 @@ impl<'w> Keys<'w> {
         Keys { wanted, slots }
     }
 
-    /// The slot of `key` among the wanted keys, if it is kept.
+    /// The slot of `key` (as written, without its quotes; `escaped` when it holds an escape)
+    /// among the wanted keys, if it is kept.
     #[inline(always)]
-    fn slot(&self, key: &[u8]) -> Option<usize> {
+    fn slot(&self, key: &[u8], escaped: bool) -> Option<usize> {
         if self.wanted.is_empty() {
             return Some(0);
         }
+        if escaped {
+            return self.slot_of_escaped(key);
+        }
         match self.slots[signature(key)] {
             NONE => None,
-            SHARED => self.wanted.iter().position(|w| w.as_bytes() == key),
+            SHARED => self.wanted.iter().position(|w| same(w.as_bytes(), key)),
             slot => {
                 let slot = usize::from(slot);
-                (self.wanted[slot].as_bytes() == key).then_some(slot)
+                same(self.wanted[slot].as_bytes(), key).then_some(slot)
             }
         }
     }
+}
+
+impl Keys<'_> {
+    /// A key written with escapes is compared as it reads: `"st\u0061tus"` is `status`. GitLab
+    /// does not write keys so, but JSON allows it, and a key compared as written would be a
+    /// second `status` that the duplicate check does not see.
+    #[cold]
+    fn slot_of_escaped(&self, key: &[u8]) -> Option<usize> {
+        // The key was checked as a JSON string already; what does not decode is no wanted key.
+        let quoted = format!("\"{}\"", std::str::from_utf8(key).ok()?);
+        let decoded: String = serde_json::from_str(&quoted).ok()?;
+        self.wanted.iter().position(|w| *w == decoded)
+    }
+}
+
+/// Whether two keys are the same: byte by byte, as keys are short (a call to the C library's
+/// `memcmp` costs more than the comparison).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// One of 64 for a key.
@@ -208,80 +239,214 @@ fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
 }
 
 #[inline(always)]
-fn expect(bytes: &[u8], i: usize, wanted: u8) -> Result<usize, String> {
+fn expect(bytes: &[u8], i: usize, wanted: u8) -> Result<usize, Fault> {
     if bytes.get(i) == Some(&wanted) {
         Ok(i + 1)
     } else {
-        Err(unexpected(bytes, i, &format!("'{}'", wanted as char)))
+        Err(Fault::Expected(i, expected(wanted)))
     }
 }
 
+/// `wanted` at `i` or after whitespace, and the whitespace after it: the index of what follows.
+/// GitLab writes no whitespace, so the first look usually finds it.
+#[inline(always)]
+fn punctuation(bytes: &[u8], i: usize, wanted: u8) -> Result<usize, Fault> {
+    let i = if bytes.get(i) == Some(&wanted) {
+        i + 1
+    } else {
+        expect(bytes, skip_ws(bytes, i), wanted)?
+    };
+    Ok(skip_ws(bytes, i))
+}
+
+/// How a message names the byte that was wanted.
 #[cold]
-fn unexpected(bytes: &[u8], i: usize, wanted: &str) -> String {
-    match bytes.get(i) {
-        Some(&byte) => format!("expected {wanted} at byte {i}, found {:?}", byte as char),
-        None => "the JSON is cut short".into(),
+fn expected(byte: u8) -> &'static str {
+    match byte {
+        b'[' => "'['",
+        b'{' => "'{'",
+        b'"' => "'\"'",
+        b':' => "':'",
+        _ => "something else",
     }
 }
 
-/// An object whose opening brace is at `i`: the ranges of its kept keys (without quotes) and
-/// their values are pushed to `fields`; returns the index after the closing brace.
+/// Why a scan stopped: small and `Copy`, so the scan's hot paths return a word or two; it is
+/// described only when it is reported.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// The text ends in the middle of the JSON.
+    CutShort,
+    /// At this byte, something else was wanted.
+    Expected(usize, &'static str),
+    DeeperThan64,
+    /// A raw control character in a string, or an escape JSON does not have.
+    BadString(usize),
+    /// A number or literal (`true`, `false`, `null`) that is not one.
+    BadValue(usize),
+}
+
+impl Fault {
+    #[cold]
+    fn describe(self, bytes: &[u8]) -> String {
+        match self {
+            Fault::Expected(i, wanted) => match bytes.get(i) {
+                Some(&byte) => format!("expected {wanted} at byte {i}, found {:?}", byte as char),
+                None => "the JSON is cut short".into(),
+            },
+            Fault::CutShort => "the JSON is cut short".into(),
+            Fault::DeeperThan64 => "objects and arrays nest deeper than 64 levels".into(),
+            Fault::BadString(i) => {
+                format!("a string with a control character or a bad escape at byte {i}")
+            }
+            Fault::BadValue(i) => format!("a number or literal that is not JSON at byte {i}"),
+        }
+    }
+}
+
+/// Objects and arrays nest this deep at most (serde_json allows 128; GitLab's jobs nest 4 deep).
+const MAX_DEPTH: u32 = 64;
+
+/// An object whose opening brace is at `i`, at `depth`: the ranges of its keys kept by `keep`
+/// (without quotes) and of their values are pushed to its list; returns the index after the
+/// closing brace.
 fn object(
     bytes: &[u8],
     i: usize,
-    keys: &Keys<'_>,
-    fields: &mut Vec<Found>,
-) -> Result<usize, String> {
+    depth: u32,
+    mut keep: Option<(&Keys<'_>, &mut Vec<Found>)>,
+) -> Result<usize, Fault> {
+    if depth > MAX_DEPTH {
+        return Err(Fault::DeeperThan64);
+    }
     let mut i = skip_ws(bytes, expect(bytes, i, b'{')?);
     if bytes.get(i) == Some(&b'}') {
         return Ok(i + 1);
     }
     loop {
-        i = skip_ws(bytes, i);
+        // Compact JSON (GitLab's) has no whitespace to skip: the first look finds the quote.
+        if bytes.get(i) != Some(&b'"') {
+            i = skip_ws(bytes, i);
+        }
         let key_start = i + 1;
         i = expect(bytes, i, b'"')?;
-        let key_after = string_end(bytes, i).ok_or("a string is cut short")?;
-        i = skip_ws(bytes, key_after);
-        i = skip_ws(bytes, expect(bytes, i, b':')?);
+        let (key_after, escaped) = string(bytes, i)?;
+        i = punctuation(bytes, key_after, b':')?;
         let start = i;
-        i = value(bytes, i)?;
-        if let Some(slot) = keys.slot(&bytes[key_start..key_after - 1]) {
+        // Most values are strings: stepped over here, without a call.
+        i = match bytes.get(i) {
+            Some(b'"') => string(bytes, i + 1)?.0,
+            _ => value(bytes, i, depth)?,
+        };
+        if let Some((keys, fields)) = &mut keep
+            && let Some(slot) = keys.slot(&bytes[key_start..key_after - 1], escaped)
+        {
             fields.push(Found {
                 slot,
                 key: key_start..key_after - 1,
                 value: start..i,
             });
         }
-        i = skip_ws(bytes, i);
+        if bytes.get(i) != Some(&b',') {
+            i = skip_ws(bytes, i);
+        }
         match bytes.get(i) {
             Some(b',') => i += 1,
             Some(b'}') => return Ok(i + 1),
-            _ => return Err(unexpected(bytes, i, "',' or '}'")),
+            _ => return Err(Fault::Expected(i, "',' or '}'")),
         }
     }
 }
 
-/// Any value at `i`, skipped: strings jump to their closing quote, objects and arrays to their
-/// matching bracket, numbers and literals to the next delimiter. Returns the index after it.
-fn value(bytes: &[u8], i: usize) -> Result<usize, String> {
-    match bytes.get(i) {
-        None => Err("the JSON is cut short".into()),
-        Some(b'"') => string_end(bytes, i + 1).ok_or_else(|| "a string is cut short".into()),
-        Some(b'{' | b'[') => skip_nested(bytes, i).map_err(String::from),
-        Some(b'}' | b']' | b',' | b':') => Err(unexpected(bytes, i, "a value")),
-        Some(_) => {
-            let mut end = i;
-            while let Some(byte) = bytes.get(end) {
-                if matches!(byte, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
-                    break;
-                }
-                end += 1;
-            }
-            if end == bytes.len() {
-                return Err("the JSON is cut short".into());
-            }
-            Ok(end)
+/// An array whose opening bracket is at `i`, at `depth`; returns the index after its closing
+/// bracket.
+fn array(bytes: &[u8], i: usize, depth: u32) -> Result<usize, Fault> {
+    if depth > MAX_DEPTH {
+        return Err(Fault::DeeperThan64);
+    }
+    let mut i = skip_ws(bytes, expect(bytes, i, b'[')?);
+    if bytes.get(i) == Some(&b']') {
+        return Ok(i + 1);
+    }
+    loop {
+        i = skip_ws(bytes, i);
+        i = match bytes.get(i) {
+            Some(b'"') => string(bytes, i + 1)?.0,
+            _ => value(bytes, i, depth)?,
+        };
+        i = skip_ws(bytes, i);
+        match bytes.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => return Ok(i + 1),
+            _ => return Err(Fault::Expected(i, "',' or ']'")),
         }
+    }
+}
+
+/// Any value at `i`, inside something at `depth`, checked and stepped over; returns the index
+/// after it.
+fn value(bytes: &[u8], i: usize, depth: u32) -> Result<usize, Fault> {
+    match bytes.get(i) {
+        None => Err(Fault::CutShort),
+        Some(b'"') => string(bytes, i + 1).map(|(end, _)| end),
+        Some(b'{') => object(bytes, i, depth + 1, None),
+        Some(b'[') => array(bytes, i, depth + 1),
+        Some(b't') => literal(bytes, i, b"true"),
+        Some(b'f') => literal(bytes, i, b"false"),
+        Some(b'n') => literal(bytes, i, b"null"),
+        Some(b'-' | b'0'..=b'9') => number(bytes, i),
+        Some(_) => Err(Fault::Expected(i, "a value")),
+    }
+}
+
+fn literal(bytes: &[u8], i: usize, word: &[u8]) -> Result<usize, Fault> {
+    match bytes.get(i..i + word.len()) {
+        Some(found) if same(found, word) => Ok(i + word.len()),
+        Some(_) => Err(Fault::BadValue(i)),
+        None => Err(Fault::CutShort),
+    }
+}
+
+/// A number as JSON writes it: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn number(bytes: &[u8], start: usize) -> Result<usize, Fault> {
+    let digits = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = start;
+    if bytes.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    i = match bytes.get(i) {
+        Some(b'0') => i + 1,
+        Some(b'1'..=b'9') => digits(i + 1),
+        Some(_) => return Err(Fault::BadValue(start)),
+        None => return Err(Fault::CutShort),
+    };
+    if bytes.get(i) == Some(&b'.') {
+        let after = digits(i + 1);
+        if after == i + 1 {
+            return Err(Fault::BadValue(start));
+        }
+        i = after;
+    }
+    if let Some(b'e' | b'E') = bytes.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = bytes.get(i) {
+            i += 1;
+        }
+        let after = digits(i);
+        if after == i {
+            return Err(Fault::BadValue(start));
+        }
+        i = after;
+    }
+    // A number runs to a delimiter: `01` or `1x` is not one.
+    match bytes.get(i) {
+        None | Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') => Ok(i),
+        Some(_) => Err(Fault::BadValue(start)),
     }
 }
 
@@ -291,8 +456,7 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// The eight bytes at `i` as one little-endian word, if there are eight.
 #[inline(always)]
 fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
-    let chunk: [u8; 8] = bytes.get(i..i.checked_add(8)?)?.try_into().ok()?;
-    Some(u64::from_le_bytes(chunk))
+    Some(u64::from_le_bytes(*bytes.get(i..)?.first_chunk::<8>()?))
 }
 
 /// The bytes of `word` below `n` (at most 0x80), marked by their high bit. The lowest mark is
@@ -308,81 +472,69 @@ fn equal(word: u64, byte: u8) -> u64 {
     below(word ^ (ONES * u64::from(byte)), 1)
 }
 
-/// For a string whose characters begin at `i` (just after its opening quote): the index after its
-/// closing quote. `None` when it is cut short.
+/// A string whose characters begin at `i` (just after its opening quote), checked: the index
+/// after its closing quote, and whether it holds an escape.
 ///
-/// Eight bytes are looked at a time (SWAR): a word with no quote is stepped over whole, and only
-/// the lowest mark of a word is used (it is always right). A quote is the end unless an odd run of
-/// backslashes stands before it (`\"` escapes it, `\\"` does not), counted back only when the
-/// byte before it is a backslash: escapes are rare, quotes are not.
-#[inline(always)]
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut i = start;
+/// Eight bytes are looked at a time (SWAR): a word with no quote, backslash or control character
+/// is stepped over whole, and of the marks in a word only the lowest is used (it is always
+/// right). Escapes are checked one by one, as serde_json checks them.
+fn string(bytes: &[u8], mut i: usize) -> Result<(usize, bool), Fault> {
+    let mut escaped = false;
     loop {
         while let Some(word) = word_at(bytes, i) {
-            let quotes = equal(word, b'"');
-            if quotes != 0 {
-                i += (quotes.trailing_zeros() / 8) as usize;
+            // XOR 0x02 swaps a quote (0x22) into 0x20 and keeps control characters below 0x20:
+            // one comparison marks both, a second the backslashes.
+            let marks = below(word ^ (ONES * 0x02), 0x21) | equal(word, b'\\');
+            if marks != 0 {
+                i += (marks.trailing_zeros() / 8) as usize;
                 break;
             }
             i += 8;
         }
-        // Fewer than 8 bytes left, or `i` is at a quote.
-        // `i` is at least `start`, which is after the opening quote: `i - 1` is in the text.
-        if *bytes.get(i)? == b'"'
-            && (bytes[i - 1] != b'\\' || escapes_before(bytes, start, i).is_multiple_of(2))
-        {
-            return Some(i + 1);
+        // Fewer than 8 bytes left, or `i` is at a quote, backslash or control character.
+        match bytes.get(i) {
+            Some(b'"') => return Ok((i + 1, escaped)),
+            Some(b'\\') => {
+                escaped = true;
+                i = escape(bytes, i)?;
+            }
+            Some(&byte) if byte < 0x20 => return Err(Fault::BadString(i)),
+            Some(_) => i += 1,
+            None => return Err(Fault::CutShort),
         }
-        i += 1;
     }
 }
 
-/// How many backslashes stand right before index `end`, not counting back past `start`.
+/// The escape whose backslash is at `i`, checked: the index after it. A `\u` escape of a UTF-16
+/// surrogate must be a pair, high then low, as serde_json requires.
 #[cold]
-fn escapes_before(bytes: &[u8], start: usize, end: usize) -> usize {
-    bytes[start..end]
-        .iter()
-        .rev()
-        .take_while(|&&b| b == b'\\')
-        .count()
-}
-
-/// The index after the bracket that closes the object or array opening at `start`. Brackets inside
-/// strings do not count, and each closing bracket must match its opening one. Nesting is kept as
-/// bits (1 for an object), so no allocation is needed below 64 levels.
-fn skip_nested(bytes: &[u8], start: usize) -> Result<usize, &'static str> {
-    let mut kinds: u64 = 0;
-    let mut depth: u32 = 0;
-    let mut i = start;
-    while let Some(&byte) = bytes.get(i) {
-        match byte {
-            b'"' => {
-                i = string_end(bytes, i + 1).ok_or("a string is cut short")?;
-                continue;
-            }
-            b'{' | b'[' => {
-                if depth == 64 {
-                    return Err("objects and arrays nest deeper than 64 levels");
-                }
-                kinds = (kinds << 1) | u64::from(byte == b'{');
-                depth += 1;
-            }
-            b'}' | b']' => {
-                if depth == 0 || (kinds & 1 == 1) != (byte == b'}') {
-                    return Err("a bracket does not match");
-                }
-                kinds >>= 1;
-                depth -= 1;
-                if depth == 0 {
-                    return Ok(i + 1);
-                }
-            }
-            _ => {}
+fn escape(bytes: &[u8], i: usize) -> Result<usize, Fault> {
+    let hex = |at: usize| -> Result<u16, Fault> {
+        let digits = bytes.get(at..at + 4).ok_or(Fault::CutShort)?;
+        let text = std::str::from_utf8(digits).map_err(|_| Fault::BadString(i))?;
+        if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Fault::BadString(i));
         }
-        i += 1;
+        u16::from_str_radix(text, 16).map_err(|_| Fault::BadString(i))
+    };
+    match bytes.get(i + 1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 2),
+        Some(b'u') => match hex(i + 2)? {
+            0xDC00..=0xDFFF => Err(Fault::BadString(i)),
+            0xD800..=0xDBFF => {
+                if bytes.get(i + 6..i + 8) != Some(b"\\u") {
+                    return Err(Fault::BadString(i));
+                }
+                match hex(i + 8)? {
+                    0xDC00..=0xDFFF => Ok(i + 12),
+                    _ => Err(Fault::BadString(i)),
+                }
+            }
+            _ => Ok(i + 6),
+        },
+        Some(_) => Err(Fault::BadString(i)),
+        None => Err(Fault::CutShort),
     }
-    Err("the JSON is cut short")
 }
 
 #[cfg(test)]

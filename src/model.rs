@@ -4,14 +4,13 @@
 //! [`Listed::raw`] keeps, so `--json` and `--field` never lose a field GitLab sends.
 
 use crate::json;
-use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::fmt;
 
 /// A job status. GitLab has 13 today (`app/models/concerns/ci/has_status.rb`) and added two in recent
 /// years, so an unknown string is kept as [`Status::Other`] and treated as not final.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
     Created,
     WaitingForResource,
@@ -109,51 +108,35 @@ pub enum Kind {
     Bridge,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct PipelineRef {
     pub id: u64,
-    #[serde(default)]
     pub status: Option<Status>,
     /// The project of a downstream pipeline (another project's, for a multi-project trigger).
-    #[serde(default)]
     pub project_id: Option<u64>,
 }
 
 /// The typed part of a Job or Bridge entity. Every field but `id` and `status` may be missing on
 /// some GitLab version or payload, so each has a default rather than failing the whole list.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Job {
     pub id: u64,
     pub status: Status,
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub stage: String,
-    #[serde(default, rename = "ref")]
     pub git_ref: Option<String>,
-    #[serde(default)]
     pub allow_failure: bool,
-    #[serde(default)]
     pub duration: Option<f64>,
-    #[serde(default)]
     pub failure_reason: Option<String>,
-    #[serde(default)]
     pub web_url: Option<String>,
-    #[serde(default)]
     pub pipeline: Option<PipelineRef>,
-    #[serde(default)]
     pub downstream_pipeline: Option<PipelineRef>,
-    #[serde(default)]
     pub created_at: Option<String>,
-    #[serde(default)]
     pub started_at: Option<String>,
-    #[serde(default)]
     pub finished_at: Option<String>,
-    #[serde(default)]
     pub erased_at: Option<String>,
     /// The job's pipeline is older than the instance's archive setting: it cannot be played or
     /// retried (`docs/gitlab-behaviour.md` §10.3).
-    #[serde(default)]
     pub archived: bool,
 }
 
@@ -215,6 +198,89 @@ enum JobField {
     Archived,
 }
 
+/// A job as a list names it: its id, kind, name and stage, the little that selectors look at and
+/// messages name, read without typing the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named<'a> {
+    pub id: u64,
+    pub kind: Kind,
+    pub name: Cow<'a, str>,
+    pub stage: Cow<'a, str>,
+}
+
+impl Named<'_> {
+    /// An item of a list page: its id (which must be there, as for a whole job), name and stage.
+    /// Plain strings are borrowed from the page.
+    pub fn from_item<'a>(item: &json::Item<'a>, kind: Kind) -> Result<Named<'a>, String> {
+        fn text<'a>(key: &str, value: &'a str) -> Result<Cow<'a, str>, String> {
+            match json::plain_string(value) {
+                Some(plain) => Ok(Cow::Borrowed(plain)),
+                None => Ok(Cow::Owned(string(key, value)?.unwrap_or_default())),
+            }
+        }
+        let mut named = Named {
+            id: 0,
+            kind,
+            name: Cow::Borrowed(""),
+            stage: Cow::Borrowed(""),
+        };
+        let mut id = None;
+        let mut given = 0u32;
+        for field in item.fields {
+            // As for a whole job: a field given twice has no one meaning.
+            if given & (1 << field.slot) != 0 {
+                return Err(format!("duplicate field `{}`", field.key));
+            }
+            given |= 1 << field.slot;
+            match JOB_FIELDS.get(field.slot).map(|&(_, which)| which) {
+                Some(JobField::Id) => id = Some(unsigned(field.key, field.value)?),
+                Some(JobField::Name) => named.name = text(field.key, field.value)?,
+                Some(JobField::Stage) => named.stage = text(field.key, field.value)?,
+                _ => {}
+            }
+        }
+        named.id = id.flatten().ok_or("missing field `id`")?;
+        Ok(named)
+    }
+
+    /// The same, owning its name and stage.
+    pub fn into_owned(self) -> Named<'static> {
+        Named {
+            id: self.id,
+            kind: self.kind,
+            name: Cow::Owned(self.name.into_owned()),
+            stage: Cow::Owned(self.stage.into_owned()),
+        }
+    }
+}
+
+/// A JSON integer as an id: `None` for null, an error for anything else.
+fn unsigned(key: &str, text: &str) -> Result<Option<u64>, String> {
+    match text.parse::<u64>() {
+        // `+5` parses in Rust but is not JSON.
+        Ok(n) if !text.starts_with('+') => Ok(Some(n)),
+        _ => parse(key, text),
+    }
+}
+
+/// A field's JSON text as `T`: `None` for null.
+fn parse<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Result<Option<T>, String> {
+    if text == "null" {
+        return Ok(None);
+    }
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| format!("{key}: {e}"))
+}
+
+/// A string field. Most are plain and taken as they are; serde_json decodes escapes.
+fn string(key: &str, text: &str) -> Result<Option<String>, String> {
+    match json::plain_string(text) {
+        Some(inner) => Ok(Some(inner.to_string())),
+        None => parse(key, text),
+    }
+}
+
 /// One job as GitLab sent it: the typed view and the exact bytes.
 #[derive(Debug, Clone)]
 pub struct Listed {
@@ -227,12 +293,15 @@ impl Listed {
     /// One object GitLab answered with (a single job, a write's answer).
     #[allow(clippy::boxed_local)] // serde_json hands out a `Box<RawValue>`; taking it is simplest.
     pub fn parse(raw: Box<RawValue>, kind: Kind) -> Result<Self, String> {
-        let job: Job = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
-        Ok(Listed {
-            job,
+        // Read as a list's item is: one way of typing a job, whichever route it came from.
+        let fields = json::fields(raw.get(), &Listed::FIELDS)?;
+        Listed::from_item(
+            &json::Item {
+                text: raw.get(),
+                fields: &fields,
+            },
             kind,
-            raw: RawJson(raw.get().into()),
-        })
+        )
     }
 
     /// The names of the fields [`Listed::from_item`] reads, in slot order: the scanner keeps only
@@ -250,48 +319,11 @@ impl Listed {
     /// An item of a list page, from the scanner's one pass: only the fields [`Job`] has are
     /// typed, each from its own few bytes; the item's bytes are copied once.
     pub fn from_item(item: &json::Item<'_>, kind: Kind) -> Result<Self, String> {
-        fn parse<T: serde::de::DeserializeOwned>(
-            key: &str,
-            text: &str,
-        ) -> Result<Option<T>, String> {
-            if text == "null" {
-                return Ok(None);
-            }
-            serde_json::from_str(text)
-                .map(Some)
-                .map_err(|e| format!("{key}: {e}"))
-        }
-        // Most values are plain strings, numbers or booleans: taken as they are, with serde_json
-        // only for escapes, objects and anything unusual.
-        fn string(key: &str, text: &str) -> Result<Option<String>, String> {
-            match json::plain_string(text) {
-                Some(inner) => Ok(Some(inner.to_string())),
-                None => parse(key, text),
-            }
-        }
         fn boolean(key: &str, text: &str) -> Result<bool, String> {
             match text {
                 "true" => Ok(true),
                 "false" | "null" => Ok(false),
                 _ => Err(format!("{key}: '{text}' is not a boolean")),
-            }
-        }
-        // A plain decimal number as JSON writes it; anything else goes to serde_json to judge.
-        fn number(key: &str, text: &str) -> Result<Option<f64>, String> {
-            let json_like = text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
-                && text
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
-            match text.parse::<f64>() {
-                Ok(n) if json_like => Ok(Some(n)),
-                _ => parse(key, text),
-            }
-        }
-        fn unsigned(key: &str, text: &str) -> Result<Option<u64>, String> {
-            match text.parse::<u64>() {
-                // `+5` parses in Rust but is not JSON.
-                Ok(n) if !text.starts_with('+') => Ok(Some(n)),
-                _ => parse(key, text),
             }
         }
         fn pipeline(key: &str, text: &str) -> Result<Option<PipelineRef>, String> {
@@ -366,7 +398,7 @@ impl Listed {
                 JobField::Stage => job.stage = string(key, text)?.unwrap_or_default(),
                 JobField::Ref => job.git_ref = string(key, text)?,
                 JobField::AllowFailure => job.allow_failure = boolean(key, text)?,
-                JobField::Duration => job.duration = number(key, text)?,
+                JobField::Duration => job.duration = parse(key, text)?,
                 JobField::FailureReason => job.failure_reason = string(key, text)?,
                 JobField::WebUrl => job.web_url = string(key, text)?,
                 JobField::Pipeline => job.pipeline = pipeline(key, text)?,

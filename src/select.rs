@@ -1,7 +1,7 @@
 //! Job selectors: ids, names with `*`/`?` wildcards, and stages, resolved against one read of the
 //! pipeline.
 
-use crate::model::{Kind, Listed};
+use crate::model::{Kind, Listed, Named};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selector {
@@ -73,12 +73,18 @@ impl Selector {
     /// Whether `job` is picked. The job running gljob is never picked by a name, pattern or stage:
     /// a gate that waits on itself would never end.
     fn picks(&self, job: &Listed, own_job_id: Option<u64>) -> bool {
+        self.picks_named(job.job.id, &job.job.name, &job.job.stage, own_job_id)
+    }
+
+    /// Whether a job known by its id, name and stage is picked: a list is typed only where a
+    /// selector may pick (see [`crate::api::Keep`]).
+    pub fn picks_named(&self, id: u64, name: &str, stage: &str, own_job_id: Option<u64>) -> bool {
         match self {
-            Selector::Id(id) => job.job.id == *id,
-            _ if Some(job.job.id) == own_job_id => false,
-            Selector::Name(pattern) if is_pattern(pattern) => glob_match(pattern, &job.job.name),
-            Selector::Name(name) => names_match(name, &job.job.name),
-            Selector::Stage(stage) => job.job.stage == *stage,
+            Selector::Id(wanted) => id == *wanted,
+            _ if Some(id) == own_job_id => false,
+            Selector::Name(pattern) if is_pattern(pattern) => glob_match(pattern, name),
+            Selector::Name(wanted) => names_match(wanted, name),
+            Selector::Stage(wanted) => stage == wanted,
             // Resolved through the trigger job, never against this pipeline's own jobs.
             Selector::Downstream { .. } => false,
         }
@@ -156,10 +162,12 @@ fn glob<T: Copy + PartialEq>(pattern: &[T], text: &[T], star: T, one: T) -> bool
 /// Picks the jobs every selector names, in selector order, each once.
 ///
 /// `jobs` holds the latest attempt of each job (GitLab's default list), builds and bridges
-/// together. A selector that picks nothing is an error naming what the pipeline holds.
+/// together; `others`, the jobs of the list that no selector can pick, read only by name. A
+/// selector that picks nothing is an error naming what the pipeline holds.
 pub fn resolve<'a>(
     selectors: &[Selector],
     jobs: &'a [Listed],
+    others: &[Named<'_>],
     own_job_id: Option<u64>,
     pipeline: u64,
 ) -> Result<Vec<&'a Listed>, String> {
@@ -177,7 +185,7 @@ pub fn resolve<'a>(
             return Err(format!(
                 "no job in pipeline {pipeline} matches {}; it holds {}",
                 selector.describe(),
-                describe_pipeline(jobs, own_job_id)
+                describe_pipeline(jobs, others, own_job_id)
             ));
         }
     }
@@ -198,32 +206,36 @@ pub fn unmatched<'a>(
 }
 
 /// `9 jobs: build (stage build), test 1/2 (test), …` — enough for a person to see the typo.
-fn describe_pipeline(jobs: &[Listed], own_job_id: Option<u64>) -> String {
+fn describe_pipeline(jobs: &[Listed], others: &[Named<'_>], own_job_id: Option<u64>) -> String {
     const SHOWN: usize = 15;
-    if jobs.is_empty() {
+    let all: Vec<(u64, &str, &str, Kind)> = jobs
+        .iter()
+        .map(|j| (j.job.id, j.job.name.as_str(), j.job.stage.as_str(), j.kind))
+        .chain(others.iter().map(|n| (n.id, &*n.name, &*n.stage, n.kind)))
+        .collect();
+    if all.is_empty() {
         return "no jobs".into();
     }
-    let names: Vec<String> = jobs
+    let names: Vec<String> = all
         .iter()
-        .rev()
         .take(SHOWN)
-        .map(|job| {
-            let mut name = format!("'{}' (stage {}", job.job.name, job.job.stage);
-            if job.kind == Kind::Bridge {
+        .map(|&(id, name, stage, kind)| {
+            let mut name = format!("'{name}' (stage {stage}");
+            if kind == Kind::Bridge {
                 name.push_str(", bridge");
             }
-            if Some(job.job.id) == own_job_id {
+            if Some(id) == own_job_id {
                 name.push_str(", this job");
             }
             name.push(')');
             name
         })
         .collect();
-    let more = jobs.len().saturating_sub(SHOWN);
+    let more = all.len().saturating_sub(SHOWN);
     format!(
         "{} job{}: {}{}",
-        jobs.len(),
-        if jobs.len() == 1 { "" } else { "s" },
+        all.len(),
+        if all.len() == 1 { "" } else { "s" },
         names.join(", "),
         if more > 0 {
             format!(" and {more} more")
@@ -320,6 +332,7 @@ mod tests {
                 Selector::Stage("deploy".into()),
             ],
             &jobs,
+            &[],
             own,
             77,
         )
@@ -328,18 +341,18 @@ mod tests {
         assert_eq!(ids, [2, 4, 3, 9], "self (5) is never picked by stage");
 
         // An explicit id still picks the own job.
-        let picked = resolve(&[Selector::Id(5)], &jobs, own, 77).unwrap();
+        let picked = resolve(&[Selector::Id(5)], &jobs, &[], own, 77).unwrap();
         assert_eq!(picked[0].job.id, 5);
     }
 
     #[test]
     fn a_selector_matching_nothing_names_the_pipeline() {
         let jobs = vec![job(2, "build", "build", Kind::Build)];
-        let err = resolve(&[Selector::Name("deploy*".into())], &jobs, None, 77).unwrap_err();
+        let err = resolve(&[Selector::Name("deploy*".into())], &jobs, &[], None, 77).unwrap_err();
         assert!(err.contains("pipeline 77"), "{err}");
         assert!(err.contains("pattern 'deploy*'"), "{err}");
         assert!(err.contains("'build' (stage build)"), "{err}");
-        let err = resolve(&[Selector::Name("build".into())], &jobs, Some(2), 77).unwrap_err();
+        let err = resolve(&[Selector::Name("build".into())], &jobs, &[], Some(2), 77).unwrap_err();
         assert!(err.contains("this job"), "{err}");
     }
 

@@ -461,3 +461,112 @@ fn field_and_dotenv_values_carry_no_secret() {
     assert!(!run.out().contains(API_TOKEN), "{}", run.out());
     gljob(&server, &["job", "1", "--field", "pipeline..id"], &[API]).expect(2);
 }
+
+// A fifth review attacked the list scanner with pages only a proxy would write: keys spelt with
+// escapes, and JSON that is not JSON inside fields no verdict reads. Both were decided on.
+
+/// A job list of one `unit` job as GitLab renders it, with `edit` applied to its text.
+fn unit_page(status: &str, edit: impl Fn(String) -> String) -> String {
+    let job = serde_json::to_string(&render(&Job::new(11, "unit", "test", status))).unwrap();
+    format!("[{}]", edit(job))
+}
+
+/// Serves `page` for every read of the pipeline's job list.
+fn serve_jobs(page: &str) -> GitLab {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(11, "unit", "test", "success")]);
+    server.fault(Fault::status("GET", "/pipelines/1000/jobs", 200, page).forever());
+    server
+}
+
+/// `"st\u0061tus"` is `status`: a second one is a duplicate (refused, exit 3), not a field no
+/// verdict reads beside a `success` (exit 0 before); alone, it is the job's status.
+#[test]
+fn a_key_written_with_escapes_is_the_field_it_names() {
+    let doubled = unit_page("success", |job| {
+        job.replacen(
+            r#""status":"success""#,
+            r#""status":"success","st\u0061tus":"failed""#,
+            1,
+        )
+    });
+    let server = serve_jobs(&doubled);
+    // An unreadable page is tried again like a 5xx: no tries left here, the verdict is the same.
+    gljob(&server, &["check", "unit", "--retries", "0"], &[])
+        .expect(3)
+        .says("duplicate field");
+    gljob(&server, &["wait", "unit", "--retries", "0"], &[]).expect(3);
+    let out = gljob(
+        &server,
+        &["jobs", "--field", "status", "--retries", "0"],
+        &[],
+    );
+    out.expect(3);
+    assert_eq!(out.out(), "", "nothing is printed from a refused list");
+
+    let only_escaped = unit_page("success", |job| {
+        job.replacen(r#""status":"success""#, r#""\u0073tatus":"failed""#, 1)
+    });
+    gljob(&serve_jobs(&only_escaped), &["check", "unit"], &[])
+        .expect(1)
+        .says("unit (#11) is failed");
+
+    // An older attempt's id spelt with escapes: two ids in one job, refused.
+    let two_ids = unit_page("failed", |job| {
+        job.replacen(r#""id":11"#, r#""id":11,"\u0069d":20"#, 1)
+    });
+    gljob(
+        &serve_jobs(&two_ids),
+        &["check", "unit", "--retries", "0"],
+        &[],
+    )
+    .expect(3);
+}
+
+/// JSON's grammar holds in the fields no verdict reads too: a page that is not JSON is refused
+/// (exit 3, nothing printed), wherever the fault is. Each of these passed `check` before.
+#[test]
+fn a_page_that_is_not_json_is_refused_wherever_the_fault_is() {
+    let faults: [(&str, &str, &str); 7] = [
+        ("a literal cut short", r#""tag":false"#, r#""tag":fals"#),
+        ("an unknown literal", r#""tag":false"#, r#""tag":falsey"#),
+        (
+            "a raw newline in a string",
+            r#""name":"unit""#,
+            "\"name\":\"unit\",\"x\":\"a\nb\"",
+        ),
+        (
+            "a number with a leading zero",
+            r#""id":11"#,
+            r#""id":11,"n":011"#,
+        ),
+        (
+            "a missing comma in an object",
+            r#""tag":false"#,
+            r#""tag":false,"o":{"a":1"b":2}"#,
+        ),
+        ("a bad escape", r#""tag":false"#, r#""tag":false,"s":"\q""#),
+        (
+            "a lone surrogate",
+            r#""tag":false"#,
+            r#""tag":false,"s":"\udc00""#,
+        ),
+    ];
+    for (what, from, to) in faults {
+        let page = unit_page("success", |job| {
+            assert!(job.contains(from), "{what}: {from} not in {job}");
+            job.replacen(from, to, 1)
+        });
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&page).is_err(),
+            "{what}: not JSON"
+        );
+        let server = serve_jobs(&page);
+        gljob(&server, &["check", "unit", "--retries", "0"], &[])
+            .expect(3)
+            .says("not a JSON array of jobs");
+        let out = gljob(&server, &["jobs", "--json", "--retries", "0"], &[]);
+        out.expect(3);
+        assert_eq!(out.out(), "", "{what}: nothing printed");
+    }
+}

@@ -11,7 +11,7 @@ pub use route::{Call, Method, Route, TokenRule};
 use crate::config::{Config, Secret};
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result, clean_snippet};
-use crate::model::{Kind, Listed};
+use crate::model::{Kind, Listed, Named};
 use crate::proxy::ProxyUrl;
 use crate::say;
 use serde_json::value::RawValue;
@@ -208,9 +208,24 @@ impl Client {
         consistency: Consistency,
         limit: Option<usize>,
     ) -> Result<Vec<Listed>> {
+        self.get_kept(call, query, kind, consistency, limit, None)
+            .map(|listing| listing.whole)
+    }
+
+    /// [`Client::get_list`], typing and keeping whole only the items `keep` asks for; the others
+    /// are still counted and their ids checked, as every snapshot's are.
+    pub fn get_kept(
+        &self,
+        call: &Call,
+        query: &[(&str, String)],
+        kind: Kind,
+        consistency: Consistency,
+        limit: Option<usize>,
+        keep: Option<&Keep<'_>>,
+    ) -> Result<Listing> {
         let mut tries = 1;
         loop {
-            match self.read_pages(call, query, kind, consistency, limit) {
+            match self.read_pages(call, query, kind, consistency, limit, keep) {
                 Err(err) if *err.kind() == ErrorKind::Inconsistent && tries < SNAPSHOT_TRIES => {
                     tries += 1;
                     if self.verbose {
@@ -230,8 +245,10 @@ impl Client {
         kind: Kind,
         consistency: Consistency,
         limit: Option<usize>,
-    ) -> Result<Vec<Listed>> {
-        let mut items: Vec<Listed> = Vec::new();
+        keep: Option<&Keep<'_>>,
+    ) -> Result<Listing> {
+        let mut listing = Listing::default();
+        // Every item's id, kept or not: a snapshot is about the whole list.
         let mut seen: HashSet<u64> = HashSet::new();
         let mut first_total: Option<u64> = None;
         let mut page: u64 = 1;
@@ -239,7 +256,7 @@ impl Client {
             let mut page_query: Vec<(&str, String)> = query.to_vec();
             page_query.push(("per_page", PER_PAGE.to_string()));
             page_query.push(("page", page.to_string()));
-            let (answer, page_items) = self.get_page(call, &page_query, kind)?;
+            let (answer, page_items) = self.get_page(call, &page_query, kind, keep)?;
             let total = header_number(&answer, "x-total");
             let total_pages = header_number(&answer, "x-total-pages");
             if page == 1 {
@@ -256,24 +273,28 @@ impl Client {
             }
             let full_page = page_items.len() >= PER_PAGE;
             for item in page_items {
-                if !seen.insert(item.job.id) {
+                if !seen.insert(item.id()) {
                     match consistency {
                         Consistency::Snapshot => {
                             return Err(inconsistent(
                                 call,
-                                &format!("id {} was listed on two pages", item.job.id),
+                                &format!("id {} was listed on two pages", item.id()),
                             ));
                         }
                         Consistency::Listing => continue,
                     }
                 }
-                items.push(item);
+                match item {
+                    Entry::Whole(listed) => listing.whole.push(*listed),
+                    Entry::Named(named) => listing.named.push(named),
+                    Entry::Counted(_) => {}
+                }
             }
             if let Some(limit) = limit
-                && items.len() >= limit
+                && listing.whole.len() >= limit
             {
-                items.truncate(limit);
-                return Ok(items);
+                listing.whole.truncate(limit);
+                return Ok(listing);
             }
             let next = match answer.header("x-next-page").map(str::trim) {
                 // GitLab sends an empty X-Next-Page on the last page.
@@ -307,14 +328,14 @@ impl Client {
         }
         if consistency == Consistency::Snapshot
             && let Some(total) = first_total
-            && total != items.len() as u64
+            && total != seen.len() as u64
         {
             return Err(inconsistent(
                 call,
-                &format!("X-Total said {total} but {} were listed", items.len()),
+                &format!("X-Total said {total} but {} were listed", seen.len()),
             ));
         }
-        Ok(items)
+        Ok(listing)
     }
 
     /// Every page of `GET /projects/:id/jobs` by keyset pagination (`docs/gitlab-behaviour.md` §4):
@@ -343,17 +364,19 @@ impl Client {
             if let Some(cursor) = &cursor {
                 page_query.push(("cursor", cursor.clone()));
             }
-            let (answer, page_items) = match self.get_page(call, &page_query, Kind::Build) {
+            let (answer, page_items) = match self.get_page(call, &page_query, Kind::Build, None) {
                 Ok(found) => found,
                 Err(err) if page == 1 && err.http_status() == Some(405) => return Ok(None),
                 Err(err) => return Err(err),
             };
             for item in page_items {
                 // Keyset pages do not shift, but a job seen twice is shown once all the same.
-                if !seen.insert(item.job.id) {
+                if !seen.insert(item.id()) {
                     continue;
                 }
-                items.push(item);
+                if let Entry::Whole(listed) = item {
+                    items.push(*listed);
+                }
             }
             if let Some(limit) = limit
                 && items.len() >= limit
@@ -385,10 +408,11 @@ impl Client {
         call: &Call,
         query: &[(&str, String)],
         kind: Kind,
-    ) -> Result<(Answer, Vec<Listed>)> {
+        keep: Option<&Keep<'_>>,
+    ) -> Result<(Answer, Vec<Entry>)> {
         self.with_retries(call, || {
             let answer = self.exchange(call, query, None, MAX_JSON_BODY)?;
-            let page_items = parse_page(call, &answer, kind)?;
+            let page_items = parse_page(call, &answer, kind, keep)?;
             Ok((answer, page_items))
         })
     }
@@ -664,7 +688,46 @@ fn header_number(answer: &Answer, name: &str) -> Option<u64> {
 /// A page of a list, in one pass ([`crate::json`]): the fields a verdict needs are typed, the rest
 /// is kept as GitLab's bytes. A page cut short, or an item GitLab would not send, makes the page
 /// unreadable, which a read tries again.
-fn parse_page(call: &Call, answer: &Answer, kind: Kind) -> Result<Vec<Listed>> {
+/// Which items of a list [`Client::get_kept`] types and keeps whole: a round over a 1,000-job
+/// pipeline types the few jobs it follows, not all of them, and keeps nothing of the others.
+pub struct Keep<'k> {
+    /// Whether an item, known by its id, name and stage, is typed and kept whole.
+    pub whole: Box<dyn Fn(&Named<'_>) -> bool + 'k>,
+    /// Whether the other items are kept by their id, name and stage (for messages that list what
+    /// a pipeline holds), or only counted.
+    pub named: bool,
+}
+
+/// A list as [`Client::get_kept`] read it.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub whole: Vec<Listed>,
+    pub named: Vec<Named<'static>>,
+}
+
+/// One item of a page, as much of it as was kept.
+enum Entry {
+    Whole(Box<Listed>),
+    Named(Named<'static>),
+    Counted(u64),
+}
+
+impl Entry {
+    fn id(&self) -> u64 {
+        match self {
+            Entry::Whole(listed) => listed.job.id,
+            Entry::Named(named) => named.id,
+            Entry::Counted(id) => *id,
+        }
+    }
+}
+
+fn parse_page(
+    call: &Call,
+    answer: &Answer,
+    kind: Kind,
+    keep: Option<&Keep<'_>>,
+) -> Result<Vec<Entry>> {
     let unreadable = |why: String| {
         Error::unreadable(format!(
             "{}: GitLab answered {} with {} that is not a JSON array of jobs ({why}): \"{}\"",
@@ -678,8 +741,20 @@ fn parse_page(call: &Call, answer: &Answer, kind: Kind) -> Result<Vec<Listed>> {
     let mut jobs = Vec::with_capacity(PER_PAGE);
     let mut bad_item = None;
     crate::json::for_each_item(text, &Listed::FIELDS, |item| {
-        match Listed::from_item(item, kind) {
-            Ok(job) => jobs.push(job),
+        let entry = match keep {
+            None => Listed::from_item(item, kind).map(|job| Entry::Whole(Box::new(job))),
+            Some(keep) => Named::from_item(item, kind).and_then(|named| {
+                if (keep.whole)(&named) {
+                    Listed::from_item(item, kind).map(|job| Entry::Whole(Box::new(job)))
+                } else if keep.named {
+                    Ok(Entry::Named(named.into_owned()))
+                } else {
+                    Ok(Entry::Counted(named.id))
+                }
+            }),
+        };
+        match entry {
+            Ok(entry) => jobs.push(entry),
             Err(why) => bad_item = Some(why),
         }
         Ok(())

@@ -89,43 +89,59 @@ struct TreeSource<'a> {
     context: &'a Context,
 }
 
+/// A pipeline a round reads, with the names looked for in its jobs and in its trigger jobs
+/// (`None`: that list is not read).
+type Planned<'f> = (PipelineAt, Option<Vec<&'f str>>, Option<Vec<&'f str>>);
+
+/// Adds `name` to what a round looks for in pipeline `at`'s jobs, or trigger jobs for `bridge`.
+fn need<'f>(plan: &mut Vec<Planned<'f>>, at: &PipelineAt, name: &'f str, bridge: bool) {
+    let index = match plan.iter().position(|(p, _, _)| p == at) {
+        Some(index) => index,
+        None => {
+            plan.push((at.clone(), None, None));
+            plan.len() - 1
+        }
+    };
+    let (_, jobs, bridges) = &mut plan[index];
+    let names = (if bridge { bridges } else { jobs }).get_or_insert_with(Vec::new);
+    if !names.contains(&name) {
+        names.push(name);
+    }
+}
+
 impl Source for TreeSource<'_> {
     fn snapshot(&mut self, followed: &[Followed]) -> Result<Snapshot> {
         let context = self.context;
-        let mut plan: Vec<(PipelineAt, bool, bool)> = Vec::new();
-        let mut need = |at: &PipelineAt, jobs: bool, bridges: bool| match plan
-            .iter_mut()
-            .find(|(p, _, _)| p == at)
-        {
-            Some((_, j, b)) => {
-                *j |= jobs;
-                *b |= bridges;
-            }
-            None => plan.push((at.clone(), jobs, bridges)),
-        };
+        // Each pipeline to read, with the names looked for in its jobs and in its trigger jobs
+        // (`None`: that list is not read). Only those jobs are typed: the round judges by name.
+        let mut plan: Vec<Planned<'_>> = Vec::new();
         for f in followed {
             if let Some(at) = f.pipeline() {
-                let bridge = f.current.kind == Kind::Bridge;
-                need(at, !bridge, bridge);
+                need(
+                    &mut plan,
+                    at,
+                    &f.current.job.name,
+                    f.current.kind == Kind::Bridge,
+                );
             }
             // The trigger job above it: retried, it would create another pipeline.
             for via in &f.vias {
-                need(&via.parent, false, true);
+                need(&mut plan, &via.parent, &via.trigger, true);
             }
         }
         let mut snapshot = Snapshot::default();
         for (at, jobs, bridges) in plan {
             let mut listed = Vec::new();
-            if jobs {
-                listed.extend(context.jobs_of(&at)?);
+            if let Some(names) = &jobs {
+                listed.extend(context.jobs_named(&at, names)?);
             }
-            if bridges {
-                listed.extend(context.bridges_of(&at)?);
+            if let Some(names) = &bridges {
+                listed.extend(context.bridges_named(&at, names)?);
             }
             snapshot.pipelines.push(Read {
                 at,
-                jobs,
-                bridges,
+                jobs: jobs.is_some(),
+                bridges: bridges.is_some(),
                 listed,
             });
         }

@@ -9,13 +9,13 @@ mod read;
 mod trace;
 
 use crate::api::route::{self, Call};
-use crate::api::{Client, Consistency};
+use crate::api::{Client, Consistency, Keep, Listing};
 use crate::cli::{Command, Invocation};
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, ExitCode, Result};
 pub use crate::model::PipelineAt;
-use crate::model::{Kind, Listed};
+use crate::model::{Kind, Listed, Named};
 use crate::output::{self, Format};
 use crate::say;
 use crate::select::{self, Selector};
@@ -273,6 +273,29 @@ impl Context {
         Ok(latest_attempts(list))
     }
 
+    /// A pipeline's jobs named `names` (latest attempts), from one consistent snapshot of the
+    /// whole list: a wait round types only the jobs it follows.
+    pub fn jobs_named(&self, at: &PipelineAt, names: &[&str]) -> Result<Vec<Listed>> {
+        let call = route::PIPELINE_JOBS.at(&at.project, at.id);
+        let keep = named_keep(names);
+        let listing = self.client.get_kept(
+            &call,
+            &[],
+            Kind::Build,
+            Consistency::Snapshot,
+            None,
+            Some(&keep),
+        )?;
+        Ok(latest_attempts(listing.whole))
+    }
+
+    /// A pipeline's trigger jobs named `names` (latest attempts), as [`Context::jobs_named`].
+    pub fn bridges_named(&self, at: &PipelineAt, names: &[&str]) -> Result<Vec<Listed>> {
+        let keep = named_keep(names);
+        let listing = self.trigger_jobs_kept(at, &[], None, Some(&keep))?;
+        Ok(latest_attempts(listing.whole))
+    }
+
     /// A pipeline's trigger jobs, as one consistent snapshot: from `/trigger_jobs` (GitLab 19.2+),
     /// else from `/bridges`, which older GitLabs serve. A GitLab without the route answers its
     /// catch-all 404; the choice is remembered for the rest of the run.
@@ -287,12 +310,26 @@ impl Context {
         query: &[(&str, String)],
         limit: Option<usize>,
     ) -> Result<Vec<Listed>> {
+        Ok(self.trigger_jobs_kept(at, query, limit, None)?.whole)
+    }
+
+    fn trigger_jobs_kept(
+        &self,
+        at: &PipelineAt,
+        query: &[(&str, String)],
+        limit: Option<usize>,
+        keep: Option<&Keep<'_>>,
+    ) -> Result<Listing> {
         if self.trigger_route.get() != TriggerRoute::Bridges {
             let call = route::PIPELINE_TRIGGER_JOBS.at(&at.project, at.id);
-            match self
-                .client
-                .get_list(&call, query, Kind::Bridge, Consistency::Snapshot, limit)
-            {
+            match self.client.get_kept(
+                &call,
+                query,
+                Kind::Bridge,
+                Consistency::Snapshot,
+                limit,
+                keep,
+            ) {
                 Ok(list) => {
                     self.trigger_route.set(TriggerRoute::TriggerJobs);
                     return Ok(list);
@@ -308,8 +345,14 @@ impl Context {
             }
         }
         let call = route::PIPELINE_BRIDGES.at(&at.project, at.id);
-        self.client
-            .get_list(&call, query, Kind::Bridge, Consistency::Snapshot, limit)
+        self.client.get_kept(
+            &call,
+            query,
+            Kind::Bridge,
+            Consistency::Snapshot,
+            limit,
+            keep,
+        )
     }
 
     pub fn single_job(&self, project: &str, id: u64) -> Result<Listed> {
@@ -350,11 +393,30 @@ impl Context {
     pub fn select(&self, selectors: &[Selector]) -> Result<Vec<Selection>> {
         let top = self.configured_pipeline()?;
         let own = self.config.own_job_id;
-        let mut listed = self.jobs_of(&top)?;
         let (downstream, here): (Vec<&Selector>, Vec<&Selector>) = selectors
             .iter()
             .partition(|s| matches!(s, Selector::Downstream { .. }));
         let here: Vec<Selector> = here.into_iter().cloned().collect();
+        // Only the jobs a selector may pick are typed: the others are kept by name, for the
+        // message that says what the pipeline holds when a selector picks nothing.
+        let keep = Keep {
+            whole: Box::new(|job: &Named<'_>| {
+                here.iter()
+                    .any(|s| s.picks_named(job.id, &job.name, &job.stage, None))
+            }),
+            named: true,
+        };
+        let call = route::PIPELINE_JOBS.at(&top.project, top.id);
+        let listing = self.client.get_kept(
+            &call,
+            &[],
+            Kind::Build,
+            Consistency::Snapshot,
+            None,
+            Some(&keep),
+        )?;
+        let mut listed = latest_attempts(listing.whole);
+        let others = listing.named;
         let unmatched = select::unmatched(&here, &listed, own);
         let names_unmatched = unmatched.iter().any(|s| s.needs_pipeline());
         let ids_unmatched = unmatched.iter().any(|s| !s.needs_pipeline());
@@ -407,22 +469,23 @@ impl Context {
                 other => pipeline_selectors.push(other.clone()),
             }
         }
-        let mut picked: Vec<Selection> = select::resolve(&pipeline_selectors, &listed, own, top.id)
-            .map_err(|why| match &bridges_unread {
-                Some(reason) => {
-                    Error::no_match(format!("{why}; trigger jobs were not searched: {reason}"))
-                }
-                None => Error::no_match(why),
-            })?
-            .into_iter()
-            .map(|listed| {
-                Selection::Job(Picked {
-                    listed: listed.clone(),
-                    at: top.clone(),
-                    vias: Vec::new(),
+        let mut picked: Vec<Selection> =
+            select::resolve(&pipeline_selectors, &listed, &others, own, top.id)
+                .map_err(|why| match &bridges_unread {
+                    Some(reason) => {
+                        Error::no_match(format!("{why}; trigger jobs were not searched: {reason}"))
+                    }
+                    None => Error::no_match(why),
+                })?
+                .into_iter()
+                .map(|listed| {
+                    Selection::Job(Picked {
+                        listed: listed.clone(),
+                        at: top.clone(),
+                        vias: Vec::new(),
+                    })
                 })
-            })
-            .collect();
+                .collect();
         if let Some(first) = picked_ids.first()
             && !self.client.has_access_token()
         {
@@ -452,13 +515,24 @@ impl Context {
                     other_pipeline = self.jobs_of(&at)?;
                     &other_pipeline
                 };
-                let latest = list
+                let mut latest = list
                     .iter()
                     .filter(|j| j.kind == single.kind && j.job.name == single.job.name)
                     .max_by_key(|j| j.job.id)
                     .filter(|j| j.job.id >= single.job.id)
                     .cloned()
                     .unwrap_or(single);
+                // Its latest attempt is in the list, but by name only when no selector picks
+                // that name (the job was given by an older id): it is read on its own.
+                if at == top
+                    && let Some(newer) = others
+                        .iter()
+                        .filter(|n| n.kind == latest.kind && n.name == latest.job.name)
+                        .filter(|n| n.id > latest.job.id)
+                        .max_by_key(|n| n.id)
+                {
+                    latest = self.single_job(&top.project, newer.id)?;
+                }
                 if latest.job.id != id {
                     say::line(&format!(
                         "gljob: job {id} was retried; {} (#{}) is its latest attempt",
@@ -631,7 +705,7 @@ impl Context {
         if broad || select::unmatched(std::slice::from_ref(selector), &jobs, own).len() == 1 {
             jobs.extend(self.bridges_of(at).map_err(explain)?);
         }
-        let picked = select::resolve(std::slice::from_ref(selector), &jobs, own, at.id)
+        let picked = select::resolve(std::slice::from_ref(selector), &jobs, &[], own, at.id)
             .map_err(|why| Error::no_match(format!("{path}{}: {why}", selector.text())))?;
         Ok(picked
             .into_iter()
@@ -768,4 +842,13 @@ pub fn parse_listed(raw: Box<RawValue>, kind: Kind, call: &Call) -> Result<Liste
             ),
         )
     })
+}
+
+/// Keeps whole the items named one of `names`, and nothing of the others.
+fn named_keep<'k>(names: &'k [&'k str]) -> Keep<'k> {
+    let names: std::collections::HashSet<&str> = names.iter().copied().collect();
+    Keep {
+        whole: Box::new(move |job: &Named<'_>| names.contains(&*job.name)),
+        named: false,
+    }
 }
