@@ -92,13 +92,14 @@ fn demo(server: &GitLab) {
     }
 }
 
-/// A 1,000-job pipeline (with the job running gljob, 948 + 50 + 1 + 1): 50 `wait-N` jobs that finish after three
-/// reads of the list, and `big-log`, whose log grows by 5 MB per read until 50 MB. Timelines
-/// advance per read, so each tool measured sees the same work.
+/// A 1,000-job pipeline (with the job running gljob, 947 + 50 + 1 + 1 + 1): 50 `wait-N` jobs that
+/// finish after three reads of the list, `big-log`, whose log grows by 5 MB per read until 50 MB,
+/// and `slow`, which runs for ever (a wait on it is all rounds). Timelines advance per read, so
+/// each tool measured sees the same work.
 fn bench(server: &GitLab) {
     // Ids from 10,001: the job running gljob is 500, and an id listed twice is a list that
     // changed while it was read (gljob reads it again, and again, then gives up).
-    let mut jobs: Vec<Job> = (1..=948)
+    let mut jobs: Vec<Job> = (1..=947)
         .map(|i| Job::new(10_000 + i, &format!("unit {i}"), "test", "success"))
         .collect();
     for i in 0..50u64 {
@@ -115,6 +116,7 @@ fn bench(server: &GitLab) {
     let mut growing: Vec<Vec<Step>> = (0..10).map(|_| vec![Step::Log(five_mb.clone())]).collect();
     growing.push(vec![Step::Status("success")]);
     jobs.push(Job::new(9000, "big-log", "test", "running").steps(growing));
+    jobs.push(Job::new(9001, "slow", "test", "running"));
     server.add(jobs);
 }
 

@@ -478,6 +478,7 @@ fn equal(word: u64, byte: u8) -> u64 {
 /// Eight bytes are looked at a time (SWAR): a word with no quote, backslash or control character
 /// is stepped over whole, and of the marks in a word only the lowest is used (it is always
 /// right). Escapes are checked one by one, as serde_json checks them.
+#[inline(always)]
 fn string(bytes: &[u8], mut i: usize) -> Result<(usize, bool), Fault> {
     let mut escaped = false;
     loop {

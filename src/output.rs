@@ -2,6 +2,7 @@
 //! plain `--field` values and dotenv lines for scripts.
 
 use crate::duration::human;
+use crate::json;
 use crate::model::{Kind, Listed};
 use crate::say;
 use serde_json::Value;
@@ -197,12 +198,34 @@ pub fn plain(value: Option<&Value>) -> String {
     }
 }
 
+/// The value at `path` of the JSON object `raw`, as [`lookup`] finds it. Objects on the way are
+/// walked by the scanner, so printing one field of each of 1,000 jobs does not build 1,000 trees;
+/// an array on the way, and the value found, are built as usual.
+fn lookup_raw(raw: &str, path: &str) -> io::Result<Option<Value>> {
+    let mut text = raw;
+    let mut keys = path.split('.');
+    while let Some(key) = keys.next() {
+        if !text.trim_start().starts_with('{') {
+            let value: Value = serde_json::from_str(text).map_err(io::Error::other)?;
+            let rest: Vec<&str> = std::iter::once(key).chain(keys).collect();
+            return Ok(lookup(&value, &rest.join(".")).cloned());
+        }
+        // As serde_json's map keeps it: the last of a key given twice.
+        match json::fields(text, &[key]).map_err(io::Error::other)?.last() {
+            Some(field) => text = field.value,
+            None => return Ok(None),
+        }
+    }
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(io::Error::other)
+}
+
 fn fields(out: &mut dyn Write, raw: &str, paths: &[String]) -> io::Result<()> {
-    let value: Value = serde_json::from_str(raw).map_err(io::Error::other)?;
-    let cells: Vec<String> = paths
-        .iter()
-        .map(|p| single_line(&plain(lookup(&value, p))))
-        .collect();
+    let mut cells: Vec<String> = Vec::with_capacity(paths.len());
+    for path in paths {
+        cells.push(single_line(&plain(lookup_raw(raw, path)?.as_ref())));
+    }
     writeln!(out, "{}", cells.join("\t"))
 }
 
@@ -221,7 +244,6 @@ const DOTENV_DEFAULT: [(&str, &str); 8] = [
 /// `KEY=VALUE` lines for `artifacts:reports:dotenv`. GitLab's dotenv reader takes one line per
 /// variable and no multi-line values, so line breaks are folded into spaces.
 fn dotenv(out: &mut dyn Write, raw: &str, paths: &[String]) -> io::Result<()> {
-    let value: Value = serde_json::from_str(raw).map_err(io::Error::other)?;
     let pairs: Vec<(String, &str)> = if paths.is_empty() {
         DOTENV_DEFAULT
             .iter()
@@ -234,7 +256,8 @@ fn dotenv(out: &mut dyn Write, raw: &str, paths: &[String]) -> io::Result<()> {
             .collect()
     };
     for (key, path) in pairs {
-        writeln!(out, "{key}={}", single_line(&plain(lookup(&value, path))))?;
+        let value = lookup_raw(raw, path)?;
+        writeln!(out, "{key}={}", single_line(&plain(value.as_ref())))?;
     }
     Ok(())
 }

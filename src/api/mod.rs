@@ -2,6 +2,7 @@
 //! writes sent once, lists read as consistent snapshots, and errors that say what GitLab answered.
 
 pub mod explain;
+mod pages;
 pub mod route;
 mod timing;
 mod tls;
@@ -98,6 +99,8 @@ pub struct Client {
     request_timeout: Duration,
     proxy: Option<ProxyUrl>,
     deadline: Deadline,
+    /// Pages read before, not scanned again while their bytes stay the same.
+    pages: pages::Pages,
 }
 
 impl Client {
@@ -144,6 +147,7 @@ impl Client {
             request_timeout: config.request_timeout,
             proxy: config.proxy.clone(),
             deadline,
+            pages: pages::Pages::default(),
         })
     }
 
@@ -412,7 +416,24 @@ impl Client {
     ) -> Result<(Answer, Vec<Entry>)> {
         self.with_retries(call, || {
             let answer = self.exchange(call, query, None, MAX_JSON_BODY)?;
+            // A page read before with the same choice of what to keep, its bytes unchanged, is
+            // not scanned again.
+            let remembered = keep
+                .and_then(|keep| keep.remember.as_deref())
+                .map(|choice| {
+                    let request = format!("{}{}", call.path, encode_query(query));
+                    (request, choice, pages::fingerprint(&answer.body))
+                });
+            if let Some((request, choice, fingerprint)) = &remembered
+                && let Some(entries) = self.pages.recall(request, choice, *fingerprint)
+            {
+                return Ok((answer, entries));
+            }
             let page_items = parse_page(call, &answer, kind, keep)?;
+            if let Some((request, choice, fingerprint)) = remembered {
+                self.pages
+                    .remember(request, choice, fingerprint, &page_items);
+            }
             Ok((answer, page_items))
         })
     }
@@ -696,6 +717,10 @@ pub struct Keep<'k> {
     /// Whether the other items are kept by their id, name and stage (for messages that list what
     /// a pipeline holds), or only counted.
     pub named: bool,
+    /// What this choice is, when its pages are to be remembered (a wait round's: the names it
+    /// keeps): a page whose bytes did not change since it was read with the same choice is not
+    /// scanned again.
+    pub remember: Option<String>,
 }
 
 /// A list as [`Client::get_kept`] read it.
@@ -706,6 +731,7 @@ pub struct Listing {
 }
 
 /// One item of a page, as much of it as was kept.
+#[derive(Clone)]
 enum Entry {
     Whole(Box<Listed>),
     Named(Named<'static>),

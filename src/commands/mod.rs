@@ -405,6 +405,7 @@ impl Context {
                     .any(|s| s.picks_named(job.id, &job.name, &job.stage, None))
             }),
             named: true,
+            remember: None,
         };
         let call = route::PIPELINE_JOBS.at(&top.project, top.id);
         let listing = self.client.get_kept(
@@ -846,9 +847,12 @@ pub fn parse_listed(raw: Box<RawValue>, kind: Kind, call: &Call) -> Result<Liste
 
 /// Keeps whole the items named one of `names`, and nothing of the others.
 fn named_keep<'k>(names: &'k [&'k str]) -> Keep<'k> {
+    // Each name with its length before it: no two lists of names read the same.
+    let remember = Some(names.iter().map(|n| format!("{}:{n}", n.len())).collect());
     let names: std::collections::HashSet<&str> = names.iter().copied().collect();
     Keep {
         whole: Box::new(move |job: &Named<'_>| names.contains(&*job.name)),
         named: false,
+        remember,
     }
 }

@@ -1,0 +1,111 @@
+//! Pages a wait round has read before. Every round reads every page of a followed pipeline's
+//! list, and in a pipeline that is waited on most pages hold jobs that have ended: their bytes
+//! do not change from one round to the next. A page whose bytes are the same as last round's
+//! (same request, same choice of what to keep, same fingerprint) is not scanned again; what
+//! scanning it kept is used again. Only a fingerprint and what was kept are remembered (ids, and
+//! the few jobs followed), not the page: memory does not grow with the pipeline.
+
+use super::Entry;
+use std::cell::RefCell;
+
+/// What is remembered of one page: the choice of what to keep it was read with, its
+/// fingerprint, and what reading it kept.
+struct Remembered {
+    choice: String,
+    fingerprint: [u64; 2],
+    entries: Vec<Entry>,
+}
+
+/// The last read of each page (by request: path and query) that was read with a choice to
+/// remember; one each, so what is remembered does not grow with the rounds. A wait follows a few
+/// pipelines of a few pages each: a list looked through serves.
+#[derive(Default)]
+pub(super) struct Pages {
+    read: RefCell<Vec<(String, Remembered)>>,
+}
+
+impl Pages {
+    /// What reading the page `request` with `choice` kept, if its bytes had `fingerprint` then
+    /// too.
+    pub(super) fn recall(
+        &self,
+        request: &str,
+        choice: &str,
+        fingerprint: [u64; 2],
+    ) -> Option<Vec<Entry>> {
+        let read = self.read.borrow();
+        let (_, page) = read.iter().find(|(k, _)| k == request)?;
+        (page.choice == choice && page.fingerprint == fingerprint).then(|| page.entries.clone())
+    }
+
+    pub(super) fn remember(
+        &self,
+        request: String,
+        choice: &str,
+        fingerprint: [u64; 2],
+        entries: &[Entry],
+    ) {
+        let key = request;
+        let page = Remembered {
+            choice: choice.to_string(),
+            fingerprint,
+            entries: entries.to_vec(),
+        };
+        let mut read = self.read.borrow_mut();
+        match read.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, remembered)) => *remembered = page,
+            None => read.push((key, page)),
+        }
+    }
+}
+
+/// A 128-bit fingerprint of `bytes`: two lanes of multiply-rotate mixing, eight bytes a step,
+/// seeded with the length. Not a cryptographic hash: the bytes are GitLab's answers, and two
+/// answers to one request that differ (a status, a duration) but share both lanes by chance are
+/// about as likely as 2^-128; a GitLab that wanted to lie would not need a collision.
+pub(super) fn fingerprint(bytes: &[u8]) -> [u64; 2] {
+    const K1: u64 = 0x9E37_79B9_7F4A_7C15;
+    const K2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+    let length = bytes.len() as u64;
+    let (mut a, mut b) = (K1 ^ length, K2.wrapping_add(length));
+    let mut words = bytes.chunks_exact(8);
+    let mix = |a: &mut u64, b: &mut u64, word: u64| {
+        *a = (*a ^ word).wrapping_mul(K1).rotate_left(29);
+        *b = (b.rotate_left(23) ^ word).wrapping_mul(K2);
+    };
+    for word in &mut words {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        mix(&mut a, &mut b, u64::from_le_bytes(eight));
+    }
+    let mut last = [0u8; 8];
+    last[..words.remainder().len()].copy_from_slice(words.remainder());
+    mix(&mut a, &mut b, u64::from_le_bytes(last));
+    [a ^ (b >> 31), b ^ (a >> 29)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_changed_byte_anywhere_changes_the_fingerprint() {
+        let page: Vec<u8> = (0..1000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let original = fingerprint(&page);
+        assert_eq!(
+            fingerprint(&page),
+            original,
+            "the same bytes, the same fingerprint"
+        );
+        for at in [0, 1, 7, 8, 500, 3998, 3999] {
+            let mut changed = page.clone();
+            changed[at] ^= 1;
+            assert_ne!(fingerprint(&changed), original, "byte {at}");
+        }
+        // A byte more or less, even a zero one.
+        assert_ne!(fingerprint(&page[..3999]), original);
+        let mut longer = page.clone();
+        longer.push(0);
+        assert_ne!(fingerprint(&longer), original);
+    }
+}
