@@ -520,3 +520,48 @@ fn passing_failures_inside_a_wait_do_not_end_it() {
     run.expect(3);
     run.says("401");
 }
+
+/// A wait on a pipeline of three pages: rounds in which no page changed are not scanned again
+/// (`src/api/pages.rs`), yet every round reads every page, and a change on any page after such
+/// rounds is judged at once.
+#[test]
+fn a_change_on_any_page_after_rounds_without_one_is_judged() {
+    // The list is sorted by id, newest first: 400 is on page 1, 5 on page 3.
+    for (page, id) in [(1, 400), (3, 5)] {
+        let server = GitLab::start(GITLAB_18);
+        let mut jobs: Vec<Job> = (100..350)
+            .map(|i| Job::new(i, &format!("unit {i}"), "test", "success"))
+            .collect();
+        jobs.push(Job::new(id, "e2e", "test", "running").steps(vec![
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![Step::Status("failed")],
+        ]));
+        server.add(jobs);
+        let run = wait(&server, &["e2e"], &["--timeout", "20s"]);
+        run.expect(1);
+        run.says(&format!("NOT PASSED: e2e (#{id}) failed"));
+        let reads = |n: usize| {
+            server
+                .requests_to("GET", "/pipelines/1000/jobs")
+                .iter()
+                .filter(|r| {
+                    r.query_values("page")
+                        .first()
+                        .is_some_and(|p| *p == n.to_string())
+                })
+                .count()
+        };
+        assert!(
+            reads(1) >= 5,
+            "page {page}: the selection and four rounds at least"
+        );
+        assert_eq!(
+            reads(3),
+            reads(1),
+            "page {page}: every round reads every page"
+        );
+    }
+}
