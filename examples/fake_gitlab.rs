@@ -4,6 +4,8 @@
 //! cargo run --example fake_gitlab                      # the demo pipeline on a free port
 //! cargo run --example fake_gitlab -- --scenario bench  # 1,000 jobs, 50 to wait on, a 50 MB log
 //! cargo run --example fake_gitlab -- --tls DIR         # HTTPS with its own CA, written to DIR/ca.pem
+//! cargo run --example fake_gitlab -- --scenario self --packages DIR
+//!     # gljob's own pipeline (.gitlab-ci.yml) as GitLab would list it; uploads written to DIR
 //! ```
 //!
 //! It prints the variables a runner would set; paste them into a shell and run gljob. It is built
@@ -22,6 +24,7 @@ struct Options {
     scenario: String,
     tick: Duration,
     tls_dir: Option<String>,
+    packages_dir: Option<String>,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -31,6 +34,7 @@ fn parse_options() -> Result<Options, String> {
         scenario: "demo".into(),
         tick: Duration::from_secs(1),
         tls_dir: None,
+        packages_dir: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -43,8 +47,9 @@ fn parse_options() -> Result<Options, String> {
                     Duration::from_millis(value()?.parse().map_err(|_| "--tick-ms: a number")?)
             }
             "--tls" => options.tls_dir = Some(value()?),
+            "--packages" => options.packages_dir = Some(value()?),
             "-h" | "--help" => {
-                return Err("usage: fake_gitlab [--port N] [--scenario demo|bench] [--tick-ms N] [--tls DIR]".into());
+                return Err("usage: fake_gitlab [--port N] [--scenario demo|bench|self] [--tick-ms N] [--tls DIR] [--packages DIR]".into());
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -90,6 +95,20 @@ fn demo(server: &GitLab) {
                 .into_bytes();
         }
     }
+}
+
+/// gljob's own pipeline (`.gitlab-ci.yml`) as GitLab lists it while it runs: the jobs the `gate`
+/// job waits for end in success after a few ticks. `scripts/ci-local` runs the project's pipeline
+/// under gitlab-ci-local against it, the job running gljob standing for `gate`.
+fn own_pipeline(server: &GitLab) {
+    server.add([
+        Job::new(301, "test", "test", "running").then(&["running", "success"]),
+        Job::new(302, "build:x86_64", "build", "running").then(&["success"]),
+        Job::new(303, "build:aarch64", "build", "running").then(&["running", "success"]),
+        Job::new(304, "check:x86_64", "check", "pending").then(&["running", "success"]),
+        Job::new(305, "check:aarch64", "check", "created").then(&["pending", "running", "success"]),
+    ]);
+    server.state().tick_on_reads = false;
 }
 
 /// A 1,000-job pipeline (with the job running gljob, 947 + 50 + 1 + 1 + 1): 50 `wait-N` jobs that
@@ -159,11 +178,13 @@ fn main() {
             // here, or python-gitlab cannot list past the first page.
             server.state().external_root = server.url.clone();
         }
+        "self" => own_pipeline(&server),
         other => {
-            eprintln!("unknown scenario {other}; demo or bench");
+            eprintln!("unknown scenario {other}; demo, bench or self");
             std::process::exit(2);
         }
     }
+    server.state().packages_dir = options.packages_dir;
     server.save_initial();
     println!(
         "export CI_API_V4_URL={} CI_PROJECT_ID={PROJECT_ID} CI_PIPELINE_ID={PIPELINE_ID} CI_JOB_ID={OWN_JOB_ID} CI_JOB_TOKEN={JOB_TOKEN} GITLAB_TOKEN={API_TOKEN}",

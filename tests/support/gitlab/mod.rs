@@ -116,6 +116,8 @@ impl GitLab {
                 per_pipeline: true,
                 ..Tree::default()
             },
+            packages: Vec::new(),
+            packages_dir: None,
         }));
         let thread = {
             let server = Arc::clone(&server);

@@ -238,6 +238,8 @@ pub fn project_route(state: &mut State, request: &Recorded, method: &str, rest: 
         ("GET", ["jobs"]) => (JobTokenRoute::From(18, 0), false),
         ("GET", ["pipelines", _, "jobs"]) => (JobTokenRoute::From(18, 0), true),
         ("GET", ["pipelines", _, "bridges"]) => (JobTokenRoute::From(19, 0), true),
+        // The generic package registry takes the job token (doc/user/packages/generic_packages).
+        ("PUT", ["packages", "generic", ..]) => (JobTokenRoute::Always, false),
         _ => (JobTokenRoute::Never, false),
     };
     let auth = match authenticate(state, request, job_token_route) {
@@ -262,6 +264,9 @@ pub fn project_route(state: &mut State, request: &Recorded, method: &str, rest: 
         _ => {}
     }
     match (method, rest) {
+        ("PUT", ["packages", "generic", package, version, file]) => {
+            upload(state, request, &format!("{package}/{version}/{file}"))
+        }
         ("GET", ["jobs"]) => list(state, request, None, Kind::Build, false),
         ("GET", ["pipelines", pipeline, "jobs"]) => match pipeline.parse::<u64>() {
             Ok(p) => {
@@ -464,4 +469,22 @@ pub fn play(state: &mut State, request: &Recorded, id: u64) -> Answer {
     job.timeline = job.after_play.clone();
     job.played_with = variables;
     Answer::json(200, render(job))
+}
+
+/// `PUT /projects/:id/packages/generic/:package/:version/:file`: the file is kept (and written
+/// under [`State::packages_dir`] when there is one), as GitLab's generic package registry would.
+fn upload(state: &mut State, request: &Recorded, path: &str) -> Answer {
+    if let Some(dir) = &state.packages_dir {
+        let file = std::path::Path::new(dir).join(path);
+        if let Some(parent) = file.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if std::fs::write(&file, &request.body).is_err() {
+            return Answer::message(500, "500 Internal Server Error");
+        }
+    }
+    state
+        .packages
+        .push((path.to_string(), request.body.clone()));
+    Answer::json(201, json!({ "message": "201 Created" }))
 }

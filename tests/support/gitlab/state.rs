@@ -349,6 +349,10 @@ pub struct State {
     pub external_root: String,
     /// Issue 9: pipelines and projects besides the default ones (see [`Tree`]).
     pub tree: Tree,
+    /// Files uploaded to the generic package registry: `package/version/file` and its bytes.
+    pub packages: Vec<(String, Vec<u8>)>,
+    /// Where uploaded packages are also written (the `fake_gitlab` program's `--packages DIR`).
+    pub packages_dir: Option<String>,
 }
 
 impl State {
