@@ -2,18 +2,34 @@
 //! list, and in a pipeline that is waited on most pages hold jobs that have ended: their bytes
 //! do not change from one round to the next. A page whose bytes are the same as last round's
 //! (same request, same choice of what to keep, same fingerprint) is not scanned again; what
-//! scanning it kept is used again. Only a fingerprint and what was kept are remembered (ids, and
-//! the few jobs followed), not the page: memory does not grow with the pipeline.
+//! scanning it kept is used again. Only a fingerprint and what was kept are remembered (ids, 8
+//! bytes a job, and the few jobs followed), not the page.
 
 use super::Entry;
 use std::cell::RefCell;
 
 /// What is remembered of one page: the choice of what to keep it was read with, its
-/// fingerprint, and what reading it kept.
+/// fingerprint, and what reading it kept: every item's id (8 bytes a job), and the few items
+/// kept more of, by position.
 struct Remembered {
     choice: String,
     fingerprint: [u64; 2],
-    entries: Vec<Entry>,
+    ids: Vec<u64>,
+    kept: Vec<(usize, Entry)>,
+}
+
+impl Remembered {
+    fn entries(&self) -> Vec<Entry> {
+        let mut kept = self.kept.iter().peekable();
+        self.ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| match kept.next_if(|(at, _)| *at == i) {
+                Some((_, entry)) => entry.clone(),
+                None => Entry::Counted(*id),
+            })
+            .collect()
+    }
 }
 
 /// The last read of each page (by request: path and query) that was read with a choice to
@@ -35,7 +51,7 @@ impl Pages {
     ) -> Option<Vec<Entry>> {
         let read = self.read.borrow();
         let (_, page) = read.iter().find(|(k, _)| k == request)?;
-        (page.choice == choice && page.fingerprint == fingerprint).then(|| page.entries.clone())
+        (page.choice == choice && page.fingerprint == fingerprint).then(|| page.entries())
     }
 
     pub(super) fn remember(
@@ -49,7 +65,13 @@ impl Pages {
         let page = Remembered {
             choice: choice.to_string(),
             fingerprint,
-            entries: entries.to_vec(),
+            ids: entries.iter().map(Entry::id).collect(),
+            kept: entries
+                .iter()
+                .enumerate()
+                .filter(|(_, entry)| !matches!(entry, Entry::Counted(_)))
+                .map(|(i, entry)| (i, entry.clone()))
+                .collect(),
         };
         let mut read = self.read.borrow_mut();
         match read.iter_mut().find(|(k, _)| *k == key) {
