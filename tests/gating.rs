@@ -466,12 +466,15 @@ fn trace_follow_of_a_name_moves_to_the_retried_attempt() {
         .says("e2e (#4) ended failed and was retried as #10000");
     assert_eq!(run.out(), "attempt 1\nattempt 2\n");
 
-    // By id, the job itself is followed, and its failure is the verdict.
-    server.add([Job::new(5, "lint", "test", "running").steps(vec![
-        vec![Step::Fail("script_failure")],
-        vec![Step::Retry(vec![vec![Step::Status("success")]])],
-    ])]);
-    gljob_api(&server, &["trace", "5", "--follow", "--interval", "5ms"]).expect(1);
+    // By id too, the job is judged by its latest attempt, as `wait` judges an id (a sixth review
+    // found the failed attempt's id exiting 1 after its retry passed, and 0 the other way round).
+    let server = GitLab::start(GITLAB_18);
+    let mut failed = Job::new(5, "lint", "test", "failed");
+    failed.retried = true;
+    server.add([failed, Job::new(6, "lint", "test", "success")]);
+    gljob_api(&server, &["trace", "5", "--follow", "--interval", "5ms"])
+        .expect(0)
+        .says("lint (#5) ended failed and was retried as #6");
 }
 
 #[test]

@@ -570,3 +570,46 @@ fn a_page_that_is_not_json_is_refused_wherever_the_fault_is() {
         assert_eq!(out.out(), "", "{what}: nothing printed");
     }
 }
+
+// A sixth review attacked the rounds that type only the jobs they follow, and the selection that
+// types only what a selector may pick: a job given by the id of an older attempt, listed beside
+// its newer one, was kept whole alone (the newer by name only) and judged as it was.
+
+/// A job given by the id of an older attempt is judged by its newer one, also when one list
+/// shows both (exit 0 on the old attempt's success before), and `trace --follow` of that id
+/// follows the newer attempt to its end.
+#[test]
+fn an_old_attempts_id_with_both_attempts_listed_is_judged_by_the_newer() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(10, "build", "build", "success"),
+        Job::new(11, "build", "build", "failed"),
+    ]);
+    gljob(&server, &["check", "10"], &[API])
+        .expect(1)
+        .says("job 10 was retried; build (#11) is its latest attempt")
+        .says("build (#11) is failed");
+    gljob(&server, &["wait", "10", "--interval", "5ms"], &[API])
+        .expect(1)
+        .says("NOT PASSED: build (#11) failed")
+        .never_says("passed: build (#10)");
+    let run = gljob(
+        &server,
+        &["trace", "10", "--follow", "--interval", "5ms"],
+        &[API],
+    );
+    run.expect(1)
+        .says("build (#10) ended success and was retried as #11");
+}
+
+/// `wait` on the job running gljob, by its id, could only end at its timeout: refused before
+/// anything is sent (exit 2).
+#[test]
+fn a_wait_on_the_job_running_gljob_is_refused_before_anything_is_sent() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(10, "build", "build", "success")]);
+    gljob(&server, &["wait", "500", "--timeout", "5s"], &[])
+        .expect(2)
+        .says("job 500 is the job running gljob (CI_JOB_ID)");
+    assert!(server.requests().is_empty(), "nothing was sent");
+}

@@ -2,7 +2,7 @@
 
 use super::{Context, PipelineAt, Selection};
 use crate::api::route;
-use crate::error::{ExitCode, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::junit;
 use crate::model::{Kind, Listed, Status};
 use crate::output;
@@ -16,6 +16,16 @@ use crate::wait::{
 pub fn wait(context: &Context, selectors: &[Selector], options: WaitOptions) -> Result<ExitCode> {
     context.client.require(&route::PIPELINE_JOBS)?;
     context.config.pipeline_id()?;
+    // Names, patterns and stages never pick the job running gljob; its id would, and a wait on
+    // itself could only end at its timeout. Known before anything is sent.
+    if let Some(own) = context.config.own_job_id
+        && selectors.contains(&Selector::Id(own))
+    {
+        return Err(Error::usage(format!(
+            "job {own} is the job running gljob (CI_JOB_ID): a wait on it could never end; name \
+             the jobs to wait for"
+        )));
+    }
     let selected = match context.select(selectors) {
         Ok(selected) => selected,
         Err(err) => {

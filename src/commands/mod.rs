@@ -418,6 +418,14 @@ impl Context {
         )?;
         let mut listed = latest_attempts(listing.whole);
         let others = listing.named;
+        // A job kept whole because a selector gives its id may have a newer attempt that no
+        // selector names, kept by name only: then it is not the job's latest attempt, and is
+        // judged as an older attempt's id is (below: by its latest, read on its own).
+        listed.retain(|job| {
+            !others
+                .iter()
+                .any(|n| n.name == job.job.name && n.kind == job.kind && n.id > job.job.id)
+        });
         let unmatched = select::unmatched(&here, &listed, own);
         let names_unmatched = unmatched.iter().any(|s| s.needs_pipeline());
         let ids_unmatched = unmatched.iter().any(|s| !s.needs_pipeline());
@@ -516,9 +524,11 @@ impl Context {
                     other_pipeline = self.jobs_of(&at)?;
                     &other_pipeline
                 };
+                // By name alone: GitLab may answer a trigger job's id on the jobs route, and
+                // a build and a trigger job never share a name in one pipeline.
                 let mut latest = list
                     .iter()
-                    .filter(|j| j.kind == single.kind && j.job.name == single.job.name)
+                    .filter(|j| j.job.name == single.job.name)
                     .max_by_key(|j| j.job.id)
                     .filter(|j| j.job.id >= single.job.id)
                     .cloned()
@@ -528,7 +538,7 @@ impl Context {
                 if at == top
                     && let Some(newer) = others
                         .iter()
-                        .filter(|n| n.kind == latest.kind && n.name == latest.job.name)
+                        .filter(|n| n.name == latest.job.name)
                         .filter(|n| n.id > latest.job.id)
                         .max_by_key(|n| n.id)
                 {

@@ -65,8 +65,9 @@ pub fn trace(
     }
 }
 
-/// Prints the log as it grows until the job ends. A job named in the pipeline is followed into
-/// its next attempt if it is retried; one given by id is followed as that job.
+/// Prints the log as it grows until the job ends. A job is followed into its next attempt if it is
+/// retried, in the pipeline it was named in, or, given by id, in its own: the verdict is its
+/// latest attempt's, as for `wait` (an id of an attempt retried before is no exception).
 fn follow_log(
     context: &Context,
     project: &str,
@@ -84,6 +85,9 @@ fn follow_log(
     loop {
         // The status is read before the log, so once it is final the log read after it is whole.
         let job = context.single_job(&project, job_id)?;
+        if by_name.is_none() {
+            by_name = context.pipeline_of(&job, None);
+        }
         let call = route::TRACE.at(&project, job_id);
         let body = context.client.get_stream(&call)?;
         let mut reader = body.into_reader();
