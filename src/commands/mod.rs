@@ -276,17 +276,21 @@ impl Context {
     /// A pipeline's jobs named `names` (latest attempts), from one consistent snapshot of the
     /// whole list: a wait round types only the jobs it follows.
     pub fn jobs_named(&self, at: &PipelineAt, names: &[&str]) -> Result<Vec<Listed>> {
+        let listing = self.jobs_kept(at, &named_keep(names))?;
+        Ok(latest_attempts(listing.whole))
+    }
+
+    /// A pipeline's jobs, as one consistent snapshot, kept as `keep` says.
+    fn jobs_kept(&self, at: &PipelineAt, keep: &Keep<'_>) -> Result<Listing> {
         let call = route::PIPELINE_JOBS.at(&at.project, at.id);
-        let keep = named_keep(names);
-        let listing = self.client.get_kept(
+        self.client.get_kept(
             &call,
             &[],
             Kind::Build,
             Consistency::Snapshot,
             None,
-            Some(&keep),
-        )?;
-        Ok(latest_attempts(listing.whole))
+            Some(keep),
+        )
     }
 
     /// A pipeline's trigger jobs named `names` (latest attempts), as [`Context::jobs_named`].
@@ -407,24 +411,18 @@ impl Context {
             named: true,
             remember: None,
         };
-        let call = route::PIPELINE_JOBS.at(&top.project, top.id);
-        let listing = self.client.get_kept(
-            &call,
-            &[],
-            Kind::Build,
-            Consistency::Snapshot,
-            None,
-            Some(&keep),
-        )?;
+        let listing = self.jobs_kept(&top, &keep)?;
         let mut listed = latest_attempts(listing.whole);
         let others = listing.named;
         // A job kept whole because a selector gives its id may have a newer attempt that no
         // selector names, kept by name only: then it is not the job's latest attempt, and is
         // judged as an older attempt's id is (below: by its latest, read on its own).
+        // (Only an id can pick one attempt of a name without the others.)
         listed.retain(|job| {
-            !others
-                .iter()
-                .any(|n| n.name == job.job.name && n.kind == job.kind && n.id > job.job.id)
+            !here.contains(&Selector::Id(job.job.id))
+                || !others
+                    .iter()
+                    .any(|n| n.name == job.job.name && n.kind == job.kind && n.id > job.job.id)
         });
         let unmatched = select::unmatched(&here, &listed, own);
         let names_unmatched = unmatched.iter().any(|s| s.needs_pipeline());
