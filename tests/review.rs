@@ -613,3 +613,35 @@ fn a_wait_on_the_job_running_gljob_is_refused_before_anything_is_sent() {
         .says("job 500 is the job running gljob (CI_JOB_ID)");
     assert!(server.requests().is_empty(), "nothing was sent");
 }
+
+// A seventh review re-attacked these fixes: the message for an older attempt's id read with the
+// job token alone said the job was not in the pipeline, and an older attempt of the job running
+// gljob, given by id, was resolved to that job and waited on until the timeout.
+
+/// With the job token alone, an older attempt's id cannot be followed to its latest attempt (a
+/// read by id needs an access token): the message says so, not that the job is not listed.
+#[test]
+fn an_old_attempts_id_without_an_access_token_says_what_is_needed() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(10, "build", "build", "success"),
+        Job::new(11, "build", "build", "failed"),
+    ]);
+    gljob(&server, &["check", "10"], &[])
+        .expect(3)
+        .says("job 10 in pipeline 1000 was retried")
+        .says("GITLAB_TOKEN")
+        .never_says("is not in pipeline");
+}
+
+/// An older attempt of the job running gljob, given by id, is that job: no wait on it.
+#[test]
+fn an_old_attempt_of_the_job_running_gljob_is_not_waited_on() {
+    let server = GitLab::start(GITLAB_18);
+    let mut older = Job::new(400, "deploy-gate", "deploy", "failed");
+    older.retried = true;
+    server.add([older]);
+    gljob(&server, &["wait", "400", "--timeout", "20s"], &[API])
+        .expect(3)
+        .says("its latest attempt, #500, is the job running gljob");
+}

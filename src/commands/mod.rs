@@ -412,6 +412,9 @@ impl Context {
             remember: None,
         };
         let listing = self.jobs_kept(&top, &keep)?;
+        // The ids of the jobs kept whole, older attempts too (for the message about an id whose
+        // job was retried).
+        let top_whole_ids: Vec<u64> = listing.whole.iter().map(|j| j.job.id).collect();
         let mut listed = latest_attempts(listing.whole);
         let others = listing.named;
         // A job kept whole because a selector gives its id may have a newer attempt that no
@@ -498,11 +501,22 @@ impl Context {
         {
             // Known only after the pipeline was read, so this is a selector that matched nothing
             // there (exit 3), not a usage error (exit 2 promises that nothing was sent).
-            return Err(Error::no_match(format!(
-                "job {first} is not in pipeline {}; reading a job outside the pipeline \
-                 (GET /projects/:id/jobs/:job_id) needs GITLAB_TOKEN with read_api",
-                top.id
-            )));
+            let listed_older =
+                others.iter().any(|n| n.id == *first) || (top_whole_ids.contains(first));
+            return Err(Error::no_match(if listed_older {
+                format!(
+                    "job {first} in pipeline {} was retried; reading its latest attempt by id \
+                     (GET /projects/:id/jobs/:job_id) needs GITLAB_TOKEN with read_api, or name \
+                     the job",
+                    top.id
+                )
+            } else {
+                format!(
+                    "job {first} is not in pipeline {}; reading a job outside the pipeline \
+                     (GET /projects/:id/jobs/:job_id) needs GITLAB_TOKEN with read_api",
+                    top.id
+                )
+            }));
         }
         for id in picked_ids {
             if !picked
@@ -543,6 +557,15 @@ impl Context {
                     latest = self.single_job(&top.project, newer.id)?;
                 }
                 if latest.job.id != id {
+                    // An older attempt of the job running gljob: waiting on it is waiting on
+                    // itself.
+                    if Some(latest.job.id) == own {
+                        return Err(Error::no_match(format!(
+                            "job {id} was retried; its latest attempt, #{}, is the job running \
+                             gljob (CI_JOB_ID)",
+                            latest.job.id
+                        )));
+                    }
                     say::line(&format!(
                         "gljob: job {id} was retried; {} (#{}) is its latest attempt",
                         latest.job.name, latest.job.id
