@@ -4,7 +4,8 @@
 //! A wait round reads the whole pipeline every interval, and most of each job's 2 KB (its user,
 //! commit, runner, artifacts) says nothing about a verdict. serde_json reads every byte of every
 //! field it skips, one at a time, and splitting a page into items and then typing each item reads
-//! it twice; this scanner reads it once, going through strings eight bytes at a time. Only the fields a verdict needs are then given to serde_json, each a few bytes.
+//! it twice; this scanner reads it once, going through strings eight bytes at a time. Only the
+//! fields a verdict needs are then typed (`model`), each from its own few bytes.
 //!
 //! What it checks: all of JSON's grammar, in the fields it skips as in those it keeps (strings
 //! with their escapes and without raw control characters, numbers, literals, brackets, commas
