@@ -521,13 +521,20 @@ fn string(bytes: &[u8], mut i: usize) -> Result<(usize, bool), Fault> {
 /// surrogate must be a pair, high then low, as serde_json requires.
 #[cold]
 fn escape(bytes: &[u8], i: usize) -> Result<usize, Fault> {
+    // The four hex digits at `at`, as a UTF-16 code unit.
     let hex = |at: usize| -> Result<u16, Fault> {
         let digits = bytes.get(at..at + 4).ok_or(Fault::CutShort)?;
-        let text = std::str::from_utf8(digits).map_err(|_| Fault::BadString(i))?;
-        if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Fault::BadString(i));
+        let mut unit: u16 = 0;
+        for &digit in digits {
+            let value = match digit {
+                b'0'..=b'9' => digit - b'0',
+                b'a'..=b'f' => digit - b'a' + 10,
+                b'A'..=b'F' => digit - b'A' + 10,
+                _ => return Err(Fault::BadString(i)),
+            };
+            unit = unit << 4 | u16::from(value);
         }
-        u16::from_str_radix(text, 16).map_err(|_| Fault::BadString(i))
+        Ok(unit)
     };
     match bytes.get(i + 1) {
         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 2),

@@ -220,6 +220,18 @@ enum Found<'a> {
 }
 
 impl Snapshot {
+    /// Whether this snapshot shows a followed job otherwise than followed: another attempt,
+    /// another status, or missing from a list that was read.
+    pub fn differs(&self, followed: &[Followed]) -> bool {
+        followed.iter().any(|f| match self.find(f) {
+            Found::Listed(job) => {
+                job.job.id != f.current.job.id || job.job.status != f.current.job.status
+            }
+            Found::Missing => true,
+            Found::NotRead => false,
+        })
+    }
+
     /// The trigger job named `name` in pipeline `at`, if its trigger jobs were read this round.
     pub fn trigger(&self, at: &PipelineAt, name: &str) -> Option<&Listed> {
         self.pipelines
@@ -287,9 +299,10 @@ const MAX_FAILED_ROUNDS: u32 = 10;
 /// Waits until every followed job is final, printing each status change on stderr.
 ///
 /// `followed` carries the statuses of the consistent snapshot the jobs were selected from (or of
-/// GitLab's answer to a write), so when they are all final already the wait costs no request
-/// beyond that read. A pass is declared only on statuses from such a snapshot, and never on an
-/// attempt older than one that was started (`newer_than`).
+/// GitLab's answer to a write). A verdict is declared only on statuses from such a snapshot, once
+/// a read taken with every job settled changed nothing (so when they are all final already, the
+/// wait costs one read beyond that one), and never on an attempt older than one that was started
+/// (`newer_than`).
 pub fn wait(
     followed: &mut Vec<Followed>,
     source: &mut dyn Source,
@@ -302,8 +315,11 @@ pub fn wait(
     }
     let mut failed_rounds = 0;
     let mut first_round = true;
+    // Whether the last round was read with every job settled already, and changed nothing.
+    let mut confirmed = false;
     loop {
-        if followed.iter().all(Followed::settled) {
+        let settled = followed.iter().all(Followed::settled);
+        if settled && confirmed {
             let outcome = if followed.iter().all(|f| f.verdict(options.policy).passed()) {
                 Outcome::Passed
             } else {
@@ -314,22 +330,41 @@ pub fn wait(
         if deadline.expired() {
             return Ok(Outcome::TimedOut);
         }
-        // A job just started (or replayed) is read at once; later rounds pause first.
-        let read_at_once = first_round && followed.iter().any(|f| f.newer_than.is_some());
+        // A list read page by page is not one moment: a job retried while later pages were read
+        // has its new attempt on page 1, read already, and its old one gone from a page read
+        // already too, so the round shows neither. Once every job is settled, the lists are read
+        // once more at once, and a verdict is declared only if that read changes nothing: a
+        // retry before it shows on its page 1 (the newest id comes first), and one after it is
+        // after the verdict's moment. A job just started (or replayed) is read at once too; other
+        // rounds pause first.
+        let read_at_once =
+            settled || (first_round && followed.iter().any(|f| f.newer_than.is_some()));
         if !read_at_once && !deadline.sleep(jitter::spread(options.interval, 0.2)) {
             return Ok(Outcome::TimedOut);
         }
         first_round = false;
 
+        let before: Vec<(u64, Status)> = followed
+            .iter()
+            .map(|f| (f.current.job.id, f.current.job.status.clone()))
+            .collect();
         let round = source.snapshot(followed).and_then(|snapshot| {
             apply(followed, &snapshot, started)?;
             source.expand(followed, &snapshot)
         });
         match round {
-            Ok(()) => failed_rounds = 0,
+            Ok(()) => {
+                failed_rounds = 0;
+                confirmed = settled
+                    && followed.len() == before.len()
+                    && followed.iter().zip(&before).all(|(f, (id, status))| {
+                        f.current.job.id == *id && f.current.job.status == *status
+                    });
+            }
             Err(err) if *err.kind() == ErrorKind::TimedOut => return Ok(Outcome::TimedOut),
             Err(err) if err.is_transient() && failed_rounds + 1 < MAX_FAILED_ROUNDS => {
                 failed_rounds += 1;
+                confirmed = false;
                 say::line(&format!(
                     "[{:>6}] gljob: this round failed, trying again: {}",
                     elapsed(started),
@@ -570,8 +605,10 @@ mod tests {
 
     #[test]
     fn follows_a_retried_job_by_name_to_its_verdict() {
-        // Popped from the end: the job is retried between two polls (new id), then succeeds.
+        // Popped from the end: the job is retried between two polls (new id), then succeeds,
+        // and a read at once changes nothing.
         let rounds = RefCell::new(vec![
+            vec![listed(20, "test", "success", false)],
             vec![listed(20, "test", "success", false)],
             vec![listed(20, "test", "pending", false)],
         ]);
@@ -584,9 +621,29 @@ mod tests {
     }
 
     #[test]
+    fn a_verdict_waits_for_a_read_that_changes_nothing() {
+        // Popped from the end: #10 succeeds, but the read at once after it shows it retried as
+        // #11 (a list read page by page missed the retry); #11 then succeeds, and the read at
+        // once after that changes nothing.
+        let rounds = RefCell::new(vec![
+            vec![listed(11, "test", "success", false)],
+            vec![listed(11, "test", "success", false)],
+            vec![listed(11, "test", "pending", false)],
+            vec![listed(10, "test", "success", false)],
+        ]);
+        let mut source = |_: &[Followed]| Ok(snapshot(rounds.borrow_mut().pop().unwrap()));
+        let mut end = vec![Followed::new(listed(10, "test", "running", false), track())];
+        let outcome = wait(&mut end, &mut source, options(), &Deadline::none()).unwrap();
+        assert_eq!(outcome, Outcome::Passed);
+        assert_eq!(end[0].current.job.id, 11, "judged on the newer attempt");
+        assert!(rounds.borrow().is_empty());
+    }
+
+    #[test]
     fn a_replayed_job_is_not_judged_on_its_old_attempt() {
         // The old attempt (10, success) is still listed for a round; the new one fails.
         let rounds = RefCell::new(vec![
+            vec![listed(30, "deploy", "failed", false)],
             vec![listed(30, "deploy", "failed", false)],
             vec![listed(10, "deploy", "success", false)],
         ]);
@@ -602,6 +659,7 @@ mod tests {
         // Popped from the end: #11 is seen, then a lagging list shows #10 (success), then #11
         // fails. The older attempt is never judged: that round is read again.
         let rounds = RefCell::new(vec![
+            vec![listed(11, "build", "failed", false)],
             vec![listed(11, "build", "failed", false)],
             vec![listed(10, "build", "success", false)],
         ]);

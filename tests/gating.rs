@@ -35,8 +35,9 @@ fn waits_until_success_with_one_list_read_per_round_and_the_job_token() {
     ]);
     let run = wait(&server, &["build", "test"], &[]);
     run.expect(0);
-    // Each read applies a step and answers: resolution is the first, three rounds follow.
-    assert_eq!(list_reads(&server), 4);
+    // Each read applies a step and answers: resolution is the first, three rounds follow, and a
+    // read at once that changes nothing confirms the verdict.
+    assert_eq!(list_reads(&server), 5);
     for request in server.requests() {
         assert_eq!(
             request.path, "/api/v4/projects/42/pipelines/1000/jobs",
@@ -109,7 +110,7 @@ fn a_manual_job_approved_in_the_middle_of_a_wait() {
     let run = wait(&server, &["deploy"], &[]);
     run.expect(0);
     run.says("deploy (#5): manual -> pending");
-    assert_eq!(list_reads(&server), 5);
+    assert_eq!(list_reads(&server), 6);
 }
 
 #[test]
@@ -275,15 +276,16 @@ fn a_thousand_jobs_cost_one_list_read_per_round_whatever_is_selected() {
     args.push("unit 1??/999");
     let run = wait(&server, &args, &[]);
     run.expect(0);
-    // 1,000 jobs (with gljob's own) are 10 pages; resolution plus two rounds are 3 full reads.
+    // 1,000 jobs (with gljob's own) are 10 pages; resolution, two rounds and the read that
+    // confirms the verdict are 4 full reads.
     let reads = server.requests_to("GET", "/pipelines/1000/jobs");
-    assert_eq!(reads.len(), 30, "3 reads × 10 pages");
-    assert_eq!(list_reads(&server), 3);
+    assert_eq!(reads.len(), 40, "4 reads × 10 pages");
+    assert_eq!(list_reads(&server), 4);
     // Besides: the pattern makes gljob look for trigger jobs once, at resolution (`/trigger_jobs`,
     // then `/bridges` on this 18.3, which the job token cannot read: a warning says so).
     assert_eq!(
         server.requests().len(),
-        32,
+        42,
         "list pages and one look for trigger jobs"
     );
     run.says("trigger jobs could not be read");
@@ -364,7 +366,27 @@ fn check_judges_now_without_waiting() {
     )
     .expect(0);
     gljob(&server, &["check", "test", "--status", "success"], &[]).expect(1);
-    assert_eq!(list_reads(&server), 4, "one read per check");
+    assert_eq!(
+        list_reads(&server),
+        6,
+        "one read per check, and a second for each pass (2 of 4)"
+    );
+}
+
+/// A pass of `check` is confirmed by a second read: a job retried while the pipeline's pages
+/// were read (its new attempt on page 1, read already) turns the pass into exit 3, never 0.
+#[test]
+fn a_check_whose_pass_the_second_read_does_not_show_is_no_verdict() {
+    let server = GitLab::start(GITLAB_18);
+    // Retried at the second read of the list: what the first read judged is gone by then.
+    server.add([Job::new(1, "build", "build", "success").steps(vec![
+        vec![],
+        vec![Step::Retry(vec![vec![Step::Status("running")]])],
+    ])]);
+    gljob(&server, &["check", "build"], &[])
+        .expect(3)
+        .says("changed while the pipeline was read");
+    assert_eq!(list_reads(&server), 2);
 }
 
 #[test]

@@ -201,8 +201,8 @@ fn a_tree_of_three_levels_is_waited_on_with_the_job_token_on_19_2() {
 
     assert_eq!(
         server.list_reads(3000, "jobs"),
-        2,
-        "resolution, then one round\n{}",
+        3,
+        "resolution, one round, and the read that confirms the verdict\n{}",
         log(&server)
     );
     assert!(server.list_reads(1000, "trigger_jobs") >= 1);
@@ -220,8 +220,8 @@ fn a_tree_of_three_levels_is_waited_on_with_the_job_token_on_19_2() {
         (3000, "trigger_jobs"),
     ] {
         assert!(
-            server.list_reads(pipeline, list) <= 2,
-            "{pipeline}/{list} read more than once a round\n{}",
+            server.list_reads(pipeline, list) <= 3,
+            "{pipeline}/{list} read more than once a round (and once to confirm)\n{}",
             log(&server)
         );
     }
@@ -251,9 +251,9 @@ fn a_finished_downstream_pipeline_is_read_once_a_round_while_the_wait_goes_on() 
     run.expect(0);
     one_line_with(&run, &["passed", "(#21)"]);
     one_line_with(&run, &["passed", "(#31)"]);
-    assert_eq!(server.list_reads(2000, "jobs"), 3, "{}", log(&server));
-    assert_eq!(server.list_reads(3000, "jobs"), 3, "{}", log(&server));
-    assert!(trigger_reads(&server, 1000) <= 3, "{}", log(&server));
+    assert_eq!(server.list_reads(2000, "jobs"), 4, "{}", log(&server));
+    assert_eq!(server.list_reads(3000, "jobs"), 4, "{}", log(&server));
+    assert!(trigger_reads(&server, 1000) <= 4, "{}", log(&server));
     only_job_token(&server);
 }
 
@@ -279,14 +279,15 @@ fn a_trigger_job_that_fails_before_creating_its_pipeline_is_exit_1_in_one_line()
     one_line_with(&run, &["passed", "build (#1)"]);
     assert_eq!(
         server.list_reads(1000, "trigger_jobs"),
-        2,
-        "resolution (no pipeline yet: wait), then the round that saw it fail\n{}",
+        3,
+        "resolution (no pipeline yet: wait), the round that saw it fail, the read that confirms\n{}",
         log(&server)
     );
     assert!(requests_with(&server, "/pipelines/2000").is_empty());
     only_job_token(&server);
 
-    // Already failed (or skipped, or canceled) when gljob starts: one read, the same verdict.
+    // Already failed (or skipped, or canceled) when gljob starts: the same verdict, after one
+    // read and the read that confirms it.
     for status in ["failed", "skipped", "canceled"] {
         let server = GitLab::start(V19_2);
         server.add([Job::new(10, "docs", "deploy", status).bridge(None)]);
@@ -296,7 +297,7 @@ fn a_trigger_job_that_fails_before_creating_its_pipeline_is_exit_1_in_one_line()
         assert!(line.contains(status), "{line}");
         assert_eq!(
             server.list_reads(1000, "trigger_jobs"),
-            1,
+            2,
             "{}",
             log(&server)
         );
@@ -342,7 +343,7 @@ fn everything_under_a_failed_trigger_job_is_one_verdict_line() {
     assert_eq!(changes, 1, "one progress line per change\n{}", run.stderr);
     assert_eq!(
         server.list_reads(1000, "trigger_jobs"),
-        2,
+        3,
         "{}",
         log(&server)
     );
@@ -380,7 +381,7 @@ fn a_downstream_pipeline_created_late_is_waited_for() {
         "{trigger_reads_before} reads of the trigger jobs before the child's\n{}",
         log(&server)
     );
-    assert_eq!(server.list_reads(2000, "jobs"), 3, "{}", log(&server));
+    assert_eq!(server.list_reads(2000, "jobs"), 4, "{}", log(&server));
     assert!(requests_with(&server, "/bridges").is_empty());
     only_job_token(&server);
 }
@@ -409,7 +410,7 @@ fn job_token_on_19_0_and_19_1_falls_back_to_bridges_once_per_run() {
             "{version:?}\n{}",
             log(&server)
         );
-        assert_eq!(server.list_reads(2000, "jobs"), 3, "{}", log(&server));
+        assert_eq!(server.list_reads(2000, "jobs"), 4, "{}", log(&server));
         only_job_token(&server);
     }
 }
@@ -454,7 +455,7 @@ fn an_access_token_on_18_3_reads_bridges_and_the_job_token_alone_cannot() {
         log(&server)
     );
     assert!(server.list_reads(1000, "bridges") >= 1, "{}", log(&server));
-    assert_eq!(server.list_reads(2000, "jobs"), 2, "{}", log(&server));
+    assert_eq!(server.list_reads(2000, "jobs"), 3, "{}", log(&server));
     only_access_token(&server, READ_TOKEN);
 
     let server = one_child(V18_3, 2);
@@ -594,7 +595,8 @@ fn a_multi_project_downstream_refused_to_the_job_token_names_the_allowlist() {
         server
             .requests_to("GET", "/projects/43/pipelines/3000/jobs")
             .len(),
-        1
+        2,
+        "resolution and the read that confirms the verdict"
     );
     only_job_token(&server);
 

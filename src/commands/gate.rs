@@ -423,6 +423,37 @@ pub fn check(
     let selected = context
         .select(selectors)
         .inspect_err(|err| error_report(context, "gljob check", err))?;
+    // A pass is confirmed by a second read, as `wait` confirms its verdict: the selection read
+    // the pages one after the other, and a job retried meanwhile has its new attempt on a page
+    // read already. A pass that the second read does not show is no verdict (exit 3).
+    let judged = |listed: &Listed| match statuses {
+        Some(list) => list.contains(&listed.job.status),
+        None => judge(&listed.job, policy).passed(),
+    };
+    let would_pass = selected
+        .iter()
+        .all(|s| matches!(s, Selection::Job(picked) if judged(&picked.listed)));
+    if would_pass {
+        let followed: Vec<Followed> = selected
+            .iter()
+            .cloned()
+            .map(|selection| follow_selection(context, selection))
+            .collect();
+        let changed = TreeSource { context }
+            .snapshot(&followed)
+            .map(|snapshot| snapshot.differs(&followed))
+            .inspect_err(|err| error_report(context, "gljob check", err))?;
+        if changed {
+            let err = crate::error::Error::new(
+                crate::error::ErrorKind::Inconsistent,
+                "the selected jobs changed while the pipeline was read (a job retried or ended \
+                 meanwhile); run gljob check again, or wait for them with gljob wait"
+                    .to_string(),
+            );
+            error_report(context, "gljob check", &err);
+            return Err(err);
+        }
+    }
     let mut failing = 0;
     // Each selected job, the trigger job path it stands for, and its verdict for the report.
     let mut cases_jobs: Vec<(Listed, Option<String>, Verdict)> = Vec::new();

@@ -880,9 +880,24 @@ pub fn parse_listed(raw: Box<RawValue>, kind: Kind, call: &Call) -> Result<Liste
 fn named_keep<'k>(names: &'k [&'k str]) -> Keep<'k> {
     // Each name with its length before it: no two lists of names read the same.
     let remember = Some(names.iter().map(|n| format!("{}:{n}", n.len())).collect());
-    let names: std::collections::HashSet<&str> = names.iter().copied().collect();
+    // A round follows a few names, and is asked about each of a pipeline's jobs: names are told
+    // apart by their length and last bytes first (`unit 1/3`, `unit 2/3`), compared whole only
+    // when those agree.
+    let tail = |name: &str| {
+        let bytes = name.as_bytes();
+        let mut last = [0u8; 8];
+        let from = bytes.len().saturating_sub(8);
+        last[..bytes.len() - from].copy_from_slice(&bytes[from..]);
+        (bytes.len(), u64::from_le_bytes(last))
+    };
+    let wanted: Vec<((usize, u64), &str)> = names.iter().map(|n| (tail(n), *n)).collect();
     Keep {
-        whole: Box::new(move |job: &Named<'_>| names.contains(&*job.name)),
+        whole: Box::new(move |job: &Named<'_>| {
+            let key = tail(&job.name);
+            wanted
+                .iter()
+                .any(|(k, name)| *k == key && *name == job.name)
+        }),
         named: false,
         remember,
     }
