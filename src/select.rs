@@ -122,41 +122,46 @@ pub fn is_pattern(text: &str) -> bool {
 }
 
 /// `*` matches any run of characters (none included), `?` exactly one; everything else itself.
+/// Both are UTF-8: matched byte by byte, without copies, with `?` and what `*` swallows stepping
+/// over a whole character, so `t?st` matches `täst`.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    // Bytes stand for characters when both are ASCII (job names almost always are): no copy.
-    if pattern.is_ascii() && text.is_ascii() {
-        return glob(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
-    }
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    glob(&pattern, &text, '*', '?')
-}
-
-fn glob<T: Copy + PartialEq>(pattern: &[T], text: &[T], star: T, one: T) -> bool {
+    let (pattern, text) = (pattern.as_bytes(), text.as_bytes());
+    // The length of the UTF-8 character whose first byte is `b`.
+    let width = |b: u8| match b {
+        0xF0.. => 4,
+        0xE0.. => 3,
+        0xC0.. => 2,
+        _ => 1,
+    };
     let (mut p, mut t) = (0, 0);
     // Where the last `*` was, and how much of the text it has swallowed so far.
     let mut backtrack: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
-            Some(&c) if c == star => {
+            Some(b'*') => {
                 backtrack = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == one || c == text[t] => {
+            Some(b'?') => {
+                p += 1;
+                t += width(text[t]);
+            }
+            Some(&c) if c == text[t] => {
                 p += 1;
                 t += 1;
             }
             _ => match backtrack {
                 Some((star, swallowed)) => {
+                    let swallowed = swallowed + width(text[swallowed]);
                     p = star + 1;
-                    t = swallowed + 1;
-                    backtrack = Some((star, swallowed + 1));
+                    t = swallowed;
+                    backtrack = Some((star, swallowed));
                 }
                 None => return false,
             },
         }
     }
-    pattern[p..].iter().all(|&c| c == star)
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// Picks the jobs every selector names, in selector order, each once.
@@ -270,6 +275,13 @@ mod tests {
         assert!(!glob_match("rspec ?/3", "rspec 10/3"));
         assert!(glob_match("rspec 1/3", "rspec 1/3"));
         assert!(glob_match("*a*b*", "xxaxxbxx"));
+        assert!(
+            glob_match("t?st", "täst"),
+            "? is one character, not one byte"
+        );
+        assert!(!glob_match("t??st", "täst"));
+        assert!(glob_match("*ü", "grün-grü"));
+        assert!(glob_match("€*", "€uro"));
         assert!(!glob_match("*a*b", "xxaxxbxxc"));
         assert!(glob_match("**", ""));
         assert!(glob_match("déploiement-?", "déploiement-é"));

@@ -290,7 +290,7 @@ impl Client {
                 }
                 match item {
                     Entry::Whole(listed) => listing.whole.push(*listed),
-                    Entry::Named(named) => listing.named.push(named),
+                    Entry::Named(named) => listing.named.push(*named),
                     Entry::Counted(_) => {}
                 }
             }
@@ -424,9 +424,13 @@ impl Client {
                     let request = format!("{}{}", call.path, encode_query(query));
                     (request, choice, pages::fingerprint(&answer.body))
                 });
-            if let Some((request, choice, fingerprint)) = &remembered
-                && let Some(entries) = self.pages.recall(request, choice, *fingerprint)
+            if let (Some((request, choice, fingerprint)), Some(keep)) = (&remembered, keep)
+                && let Some((entries, derived)) = self.pages.recall(request, keep, *fingerprint)
             {
+                if derived == pages::Derived::FromSelection {
+                    self.pages
+                        .remember(request.clone(), choice, *fingerprint, &entries);
+                }
                 return Ok((answer, entries));
             }
             let page_items = parse_page(call, &answer, kind, keep)?;
@@ -718,9 +722,15 @@ pub struct Keep<'k> {
     /// a pipeline holds), or only counted.
     pub named: bool,
     /// What this choice is, when its pages are to be remembered (a wait round's: the names it
-    /// keeps): a page whose bytes did not change since it was read with the same choice is not
-    /// scanned again.
+    /// keeps; the selection's: [`Keep::SELECTION`]): a page whose bytes did not change since it
+    /// was read with the same choice is not scanned again.
     pub remember: Option<String>,
+}
+
+impl Keep<'_> {
+    /// The selection's choice: what it kept serves the first round too (see `pages`). No list of
+    /// names reads so (those begin with a length).
+    pub const SELECTION: &'static str = "\u{0}selection";
 }
 
 /// A list as [`Client::get_kept`] read it.
@@ -734,7 +744,7 @@ pub struct Listing {
 #[derive(Clone)]
 enum Entry {
     Whole(Box<Listed>),
-    Named(Named<'static>),
+    Named(Box<Named<'static>>),
     Counted(u64),
 }
 
@@ -773,7 +783,7 @@ fn parse_page(
                 if (keep.whole)(&named) {
                     Listed::from_item(item, kind).map(|job| Entry::Whole(Box::new(job)))
                 } else if keep.named {
-                    Ok(Entry::Named(named.into_owned()))
+                    Ok(Entry::Named(Box::new(named.into_owned())))
                 } else {
                     Ok(Entry::Counted(named.id))
                 }

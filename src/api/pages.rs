@@ -2,34 +2,28 @@
 //! list, and in a pipeline that is waited on most pages hold jobs that have ended: their bytes
 //! do not change from one round to the next. A page whose bytes are the same as last round's
 //! (same request, same choice of what to keep, same fingerprint) is not scanned again; what
-//! scanning it kept is used again. Only a fingerprint and what was kept are remembered (ids, 8
-//! bytes a job, and the few jobs followed), not the page.
+//! scanning it kept is used again. Only a fingerprint and what was kept are remembered (an id,
+//! 16 bytes a job, and the few jobs followed), not the page.
 
-use super::Entry;
+use super::{Entry, Keep};
+use crate::model::Named;
+use std::borrow::Cow;
 use std::cell::RefCell;
 
+/// Whether what [`Pages::recall`] gives was remembered with the choice asked for, or derived
+/// from the selection's (then it is remembered again, as the round keeps it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Derived {
+    No,
+    FromSelection,
+}
+
 /// What is remembered of one page: the choice of what to keep it was read with, its
-/// fingerprint, and what reading it kept: every item's id (8 bytes a job), and the few items
-/// kept more of, by position.
+/// fingerprint, and what reading it kept (an item kept by its id alone is 16 bytes).
 struct Remembered {
     choice: String,
     fingerprint: [u64; 2],
-    ids: Vec<u64>,
-    kept: Vec<(usize, Entry)>,
-}
-
-impl Remembered {
-    fn entries(&self) -> Vec<Entry> {
-        let mut kept = self.kept.iter().peekable();
-        self.ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| match kept.next_if(|(at, _)| *at == i) {
-                Some((_, entry)) => entry.clone(),
-                None => Entry::Counted(*id),
-            })
-            .collect()
-    }
+    entries: Vec<Entry>,
 }
 
 /// The last read of each page (by request: path and query) that was read with a choice to
@@ -41,17 +35,52 @@ pub(super) struct Pages {
 }
 
 impl Pages {
-    /// What reading the page `request` with `choice` kept, if its bytes had `fingerprint` then
-    /// too.
+    /// What reading the page `request` with `keep`'s choice kept, if its bytes had
+    /// `fingerprint` then too. A page last read by the selection ([`Keep::SELECTION`]: the jobs
+    /// a selector may pick kept whole, the others by name) serves a round as well, when every
+    /// job the round keeps was kept whole there: the round's first read of an unchanged page is
+    /// not a scan either.
     pub(super) fn recall(
         &self,
         request: &str,
-        choice: &str,
+        keep: &Keep<'_>,
         fingerprint: [u64; 2],
-    ) -> Option<Vec<Entry>> {
+    ) -> Option<(Vec<Entry>, Derived)> {
+        let choice = keep.remember.as_deref()?;
         let read = self.read.borrow();
         let (_, page) = read.iter().find(|(k, _)| k == request)?;
-        (page.choice == choice && page.fingerprint == fingerprint).then(|| page.entries())
+        if page.fingerprint != fingerprint {
+            return None;
+        }
+        if page.choice == choice {
+            return Some((page.entries.clone(), Derived::No));
+        }
+        if page.choice != Keep::SELECTION {
+            return None;
+        }
+        page.entries
+            .iter()
+            .cloned()
+            .map(|entry| match entry {
+                Entry::Whole(listed) => {
+                    let named = Named {
+                        id: listed.job.id,
+                        kind: listed.kind,
+                        name: Cow::Borrowed(&listed.job.name),
+                        stage: Cow::Borrowed(&listed.job.stage),
+                    };
+                    Some(if (keep.whole)(&named) {
+                        Entry::Whole(listed.clone())
+                    } else {
+                        Entry::Counted(listed.job.id)
+                    })
+                }
+                // Kept by name only: if the round wants it whole, the page is scanned again.
+                Entry::Named(named) => (!(keep.whole)(&named)).then_some(Entry::Counted(named.id)),
+                Entry::Counted(id) => Some(Entry::Counted(id)),
+            })
+            .collect::<Option<Vec<Entry>>>()
+            .map(|entries| (entries, Derived::FromSelection))
     }
 
     pub(super) fn remember(
@@ -65,13 +94,7 @@ impl Pages {
         let page = Remembered {
             choice: choice.to_string(),
             fingerprint,
-            ids: entries.iter().map(Entry::id).collect(),
-            kept: entries
-                .iter()
-                .enumerate()
-                .filter(|(_, entry)| !matches!(entry, Entry::Counted(_)))
-                .map(|(i, entry)| (i, entry.clone()))
-                .collect(),
+            entries: entries.to_vec(),
         };
         let mut read = self.read.borrow_mut();
         match read.iter_mut().find(|(k, _)| *k == key) {

@@ -409,7 +409,7 @@ impl Context {
                     .any(|s| s.picks_named(job.id, &job.name, &job.stage, None))
             }),
             named: true,
-            remember: None,
+            remember: Some(Keep::SELECTION.to_string()),
         };
         let listing = self.jobs_kept(&top, &keep)?;
         // The ids of the jobs kept whole, older attempts too (for the message about an id whose
@@ -883,13 +883,13 @@ fn named_keep<'k>(names: &'k [&'k str]) -> Keep<'k> {
     // A round follows a few names, and is asked about each of a pipeline's jobs: names are told
     // apart by their length and last bytes first (`unit 1/3`, `unit 2/3`), compared whole only
     // when those agree.
-    let tail = |name: &str| {
+    fn tail(name: &str) -> (usize, u64) {
         let bytes = name.as_bytes();
         let mut last = [0u8; 8];
         let from = bytes.len().saturating_sub(8);
         last[..bytes.len() - from].copy_from_slice(&bytes[from..]);
         (bytes.len(), u64::from_le_bytes(last))
-    };
+    }
     let wanted: Vec<((usize, u64), &str)> = names.iter().map(|n| (tail(n), *n)).collect();
     Keep {
         whole: Box::new(move |job: &Named<'_>| {
