@@ -221,14 +221,24 @@ enum Found<'a> {
 
 impl Snapshot {
     /// Whether this snapshot shows a followed job otherwise than followed: another attempt,
-    /// another status, or missing from a list that was read.
+    /// another status, or missing from a list that was read; or a trigger job on its way down
+    /// naming another pipeline than the one it was followed into (run again).
     pub fn differs(&self, followed: &[Followed]) -> bool {
-        followed.iter().any(|f| match self.find(f) {
-            Found::Listed(job) => {
-                job.job.id != f.current.job.id || job.job.status != f.current.job.status
-            }
-            Found::Missing => true,
-            Found::NotRead => false,
+        followed.iter().any(|f| {
+            let moved = f.vias.iter().any(|via| {
+                self.trigger(&via.parent, &via.trigger)
+                    .is_some_and(|trigger| {
+                        trigger.job.downstream_pipeline.as_ref().map(|p| p.id) != Some(via.child)
+                    })
+            });
+            moved
+                || match self.find(f) {
+                    Found::Listed(job) => {
+                        job.job.id != f.current.job.id || job.job.status != f.current.job.status
+                    }
+                    Found::Missing => true,
+                    Found::NotRead => false,
+                }
         })
     }
 

@@ -1837,3 +1837,30 @@ fn a_trigger_job_above_an_awaited_one_run_again_is_followed_down_its_new_pipelin
         .says("NOT PASSED: job (#50) failed");
     run.never_says("passed: job (#30)");
 }
+
+/// `check` confirms a pass with a second read, and that read takes in the trigger jobs on the way
+/// down: `docs` run again after the selection read its pipeline is no pass of the old one's
+/// `lint` (exit 0 before: a ninth hostile review), but exit 3.
+#[test]
+fn a_check_below_a_trigger_job_run_again_after_the_selection_is_no_pass() {
+    let server = GitLab::start(V19_2);
+    // Run again as the selection reads the trigger jobs; its new attempt (the test server's
+    // copy still names pipeline 2000) creates pipeline 3000 by the next read, the confirming one.
+    server.add([Job::new(10, "docs", "deploy", "success")
+        .bridge(Some(2000))
+        .steps(vec![vec![Step::Retry(vec![vec![Step::CreateDownstream(
+            3000,
+        )]])]])]);
+    server.add_pipeline(
+        Pipeline::child(2000),
+        [Job::new(21, "lint", "test", "success")],
+    );
+    server.add_pipeline(
+        Pipeline::child(3000).late(),
+        [Job::new(31, "lint", "test", "failed")],
+    );
+    let run = with_job_token(&server, &["check", "docs::lint"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stderr, log(&server));
+    run.says("changed while the pipeline was read");
+    run.never_says("passed");
+}
