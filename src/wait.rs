@@ -225,13 +225,7 @@ impl Snapshot {
     /// naming another pipeline than the one it was followed into (run again).
     pub fn differs(&self, followed: &[Followed]) -> bool {
         followed.iter().any(|f| {
-            let moved = f.vias.iter().any(|via| {
-                self.trigger(&via.parent, &via.trigger)
-                    .is_some_and(|trigger| {
-                        trigger.job.downstream_pipeline.as_ref().map(|p| p.id) != Some(via.child)
-                    })
-            });
-            moved
+            f.vias.iter().any(|via| self.moved(via))
                 || match self.find(f) {
                     Found::Listed(job) => {
                         job.job.id != f.current.job.id || job.job.status != f.current.job.status
@@ -240,6 +234,15 @@ impl Snapshot {
                     Found::NotRead => false,
                 }
         })
+    }
+
+    /// Whether the trigger job on this way down, if its list was read this round, names another
+    /// pipeline than the one the way goes into (it was run again, or has none yet).
+    pub fn moved(&self, via: &Via) -> bool {
+        self.trigger(&via.parent, &via.trigger)
+            .is_some_and(|trigger| {
+                trigger.job.downstream_pipeline.as_ref().map(|p| p.id) != Some(via.child)
+            })
     }
 
     /// The trigger job named `name` in pipeline `at`, if its trigger jobs were read this round.

@@ -4,7 +4,7 @@ use super::{Context, PipelineAt, Selection};
 use crate::api::route;
 use crate::error::{Error, ExitCode, Result};
 use crate::junit;
-use crate::model::{Kind, Listed, Status};
+use crate::model::{Job, Kind, Listed, Status};
 use crate::output;
 use crate::say;
 use crate::select::Selector;
@@ -223,11 +223,7 @@ impl TreeSource<'_> {
         // replaced.
         for f in followed.iter() {
             for (level, via) in f.vias.iter().enumerate() {
-                let Some(trigger) = snapshot.trigger(&via.parent, &via.trigger) else {
-                    continue;
-                };
-                let now = trigger.job.downstream_pipeline.as_ref().map(|p| p.id);
-                if now != Some(via.child) && !stale.iter().any(|(_, s)| same_pipeline(s, via)) {
+                if snapshot.moved(via) && !stale.iter().any(|(_, s)| same_pipeline(s, via)) {
                     stale.push((level, via.clone()));
                 }
             }
@@ -412,6 +408,15 @@ fn write_junit(
     }
 }
 
+/// `check`'s verdict on a job: by the `--status` list given; otherwise as `wait` judges.
+fn check_verdict(job: &Job, statuses: Option<&[Status]>, policy: Policy) -> Verdict {
+    match statuses {
+        Some(list) if list.contains(&job.status) => Verdict::Passed,
+        Some(_) => Verdict::NotPassed,
+        None => judge(job, policy),
+    }
+}
+
 pub fn check(
     context: &Context,
     selectors: &[Selector],
@@ -426,13 +431,10 @@ pub fn check(
     // A pass is confirmed by a second read, as `wait` confirms its verdict: the selection read
     // the pages one after the other, and a job retried meanwhile has its new attempt on a page
     // read already. A pass that the second read does not show is no verdict (exit 3).
-    let judged = |listed: &Listed| match statuses {
-        Some(list) => list.contains(&listed.job.status),
-        None => judge(&listed.job, policy).passed(),
-    };
-    let would_pass = selected
-        .iter()
-        .all(|s| matches!(s, Selection::Job(picked) if judged(&picked.listed)));
+    let would_pass = selected.iter().all(|s| {
+        matches!(s, Selection::Job(picked)
+            if check_verdict(&picked.listed.job, statuses, policy).passed())
+    });
     if would_pass {
         let followed: Vec<Followed> = selected
             .iter()
@@ -480,12 +482,7 @@ pub fn check(
             }
         };
         let job = &listed.job;
-        // `--status` judges by the list given; otherwise as `wait` judges.
-        let verdict = match statuses {
-            Some(list) if list.contains(&job.status) => Verdict::Passed,
-            Some(_) => Verdict::NotPassed,
-            None => judge(job, policy),
-        };
+        let verdict = check_verdict(job, statuses, policy);
         let ok = verdict.passed();
         if !ok {
             failing += 1;

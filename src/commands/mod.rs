@@ -8,7 +8,7 @@ mod gate;
 mod read;
 mod trace;
 
-use crate::api::route::{self, Call};
+use crate::api::route::{self, Call, Route};
 use crate::api::{Client, Consistency, Keep, Listing};
 use crate::cli::{Command, Invocation};
 use crate::config::Config;
@@ -324,16 +324,19 @@ impl Context {
         limit: Option<usize>,
         keep: Option<&Keep<'_>>,
     ) -> Result<Listing> {
-        if self.trigger_route.get() != TriggerRoute::Bridges {
-            let call = route::PIPELINE_TRIGGER_JOBS.at(&at.project, at.id);
-            match self.client.get_kept(
+        let read = |route: &'static Route| {
+            let call = route.at(&at.project, at.id);
+            self.client.get_kept(
                 &call,
                 query,
                 Kind::Bridge,
                 Consistency::Snapshot,
                 limit,
                 keep,
-            ) {
+            )
+        };
+        if self.trigger_route.get() != TriggerRoute::Bridges {
+            match read(&route::PIPELINE_TRIGGER_JOBS) {
                 Ok(list) => {
                     self.trigger_route.set(TriggerRoute::TriggerJobs);
                     return Ok(list);
@@ -348,15 +351,7 @@ impl Context {
                 Err(err) => return Err(err),
             }
         }
-        let call = route::PIPELINE_BRIDGES.at(&at.project, at.id);
-        self.client.get_kept(
-            &call,
-            query,
-            Kind::Bridge,
-            Consistency::Snapshot,
-            limit,
-            keep,
-        )
+        read(&route::PIPELINE_BRIDGES)
     }
 
     pub fn single_job(&self, project: &str, id: u64) -> Result<Listed> {
