@@ -23,11 +23,12 @@ server=
 stop() { [ -z "$server" ] || { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; }; server=; }
 trap 'stop; rm -f "$env_file" callgrind.out.gljob.*' EXIT
 
-# A fresh bench pipeline on $PORT, its variables exported.
+# A fresh bench pipeline on $PORT (scenario $scenario), its variables exported.
+scenario=bench
 fresh() {
   stop
   : > "$env_file"
-  "$examples/fake_gitlab" --port "$PORT" --scenario bench --tick-ms 3600000 > "$env_file" 2>/dev/null &
+  "$examples/fake_gitlab" --port "$PORT" --scenario "$scenario" --tick-ms 3600000 > "$env_file" 2>/dev/null &
   server=$!
   for _ in $(seq 100); do [ -s "$env_file" ] && break; sleep 0.1; done
   eval "$(cat "$env_file")"
@@ -73,10 +74,16 @@ measure "all 1,000 jobs as GitLab's JSON: gljob jobs --json" 0 jobs --json
 
 # Wait rounds, on `slow`, which runs for ever: two waits that time out after different numbers
 # of rounds (counted from --verbose, ten page requests a read). Their difference is what the
-# extra rounds cost: rounds in which the pipeline's pages did not change since the round before
-# (only their fingerprints are computed; none is scanned again). A round in which every page
-# changed scans them all, as the selection's read does: `check 'unit 1??'` above is its cost.
-reads_of() { grep -c "/pipelines/1000/jobs -> 200" "$1" | awk '{ print int($1 / 10) }'; }
+# extra rounds cost. In the `bench` pipeline the pages do not change from round to round (only
+# their jobs' fingerprints are computed; none is scanned again); in `bench-busy` every page holds
+# a running job whose duration grows with every read, as GitLab's do, so every page changes in
+# every round (that job is scanned again, the others on its page are recognised by their
+# fingerprints); in `bench-running` every job runs so, and every job is scanned in every round:
+# the most a round costs. A read of pages none of whose jobs was read before (the selection's)
+# is `check 'unit 1??'` above, with the read that confirms its pass.
+# Page requests, not whole reads: the wait that times out may be cut in the middle of a read, and
+# the pages it read cost what they cost.
+pages_of() { grep -c "/pipelines/1000/jobs -> 200" "$1"; }
 rounds_log=$(mktemp)
 wait_rounds() {
   local timeout=$1
@@ -87,15 +94,24 @@ wait_rounds() {
     --interval 1s --timeout "$timeout" >/dev/null 2>"$rounds_log" || code=$?
   [ "$code" = 124 ] || { echo "rounds.sh: gljob wait slow exited $code, not 124: no figure" >&2; exit 1; }
   count=$(callgrind_annotate callgrind.out.gljob.* 2>/dev/null | awk '/PROGRAM TOTALS/ && !done { gsub(",", "", $1); print $1; done = 1 }')
-  reads=$(reads_of "$rounds_log")
+  pages=$(pages_of "$rounds_log")
 }
-wait_rounds 6s
-short=$count short_reads=$reads
-wait_rounds 12s
-long=$count long_reads=$reads
+rounds() {
+  local what=$1
+  wait_rounds 6s
+  local short=$count short_pages=$pages
+  wait_rounds 12s
+  local long=$count long_pages=$pages
+  [ "$long_pages" -ge "$((short_pages + 10))" ] || { echo "rounds.sh: no more rounds in the longer wait" >&2; exit 1; }
+  # Ten page requests a round.
+  local steady=$(( (long - short) * 10 / (long_pages - short_pages) ))
+  peak_kib wait slow --interval 1s --timeout 6s
+  line "$what (of $(( (long_pages - short_pages) / 10 )) rounds)" "$steady" "$peak"
+}
+rounds "a wait round, pages unchanged"
+scenario=bench-busy
+rounds "a wait round, every page changed"
+scenario=bench-running
+rounds "a wait round, every job changed"
 rm -f "$rounds_log"
-[ "$long_reads" -gt "$short_reads" ] || { echo "rounds.sh: no more rounds in the longer wait" >&2; exit 1; }
-steady=$(( (long - short) / (long_reads - short_reads) ))
-peak_kib wait slow --interval 1s --timeout 6s
-line "a wait round, pages unchanged (of $((long_reads - short_reads)) rounds)" "$steady" "$peak"
 stop

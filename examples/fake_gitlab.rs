@@ -3,6 +3,8 @@
 //! ```sh
 //! cargo run --example fake_gitlab                      # the demo pipeline on a free port
 //! cargo run --example fake_gitlab -- --scenario bench  # 1,000 jobs, 50 to wait on, a 50 MB log
+//! cargo run --example fake_gitlab -- --scenario bench-busy  # the same, every page changing per read
+//! cargo run --example fake_gitlab -- --scenario bench-running  # every job changing per read
 //! cargo run --example fake_gitlab -- --tls DIR         # HTTPS with its own CA, written to DIR/ca.pem
 //! cargo run --example fake_gitlab -- --scenario self --packages DIR
 //!     # gljob's own pipeline (.gitlab-ci.yml) as GitLab would list it; uploads written to DIR
@@ -49,7 +51,7 @@ fn parse_options() -> Result<Options, String> {
             "--tls" => options.tls_dir = Some(value()?),
             "--packages" => options.packages_dir = Some(value()?),
             "-h" | "--help" => {
-                return Err("usage: fake_gitlab [--port N] [--scenario demo|bench|self] [--tick-ms N] [--tls DIR] [--packages DIR]".into());
+                return Err("usage: fake_gitlab [--port N] [--scenario demo|bench|bench-busy|bench-running|self] [--tick-ms N] [--tls DIR] [--packages DIR]".into());
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -139,6 +141,25 @@ fn bench(server: &GitLab) {
     server.add(jobs);
 }
 
+/// The bench pipeline with running jobs whose `duration` grows with each read, as GitLab computes
+/// a running job's duration when it is read: `busy` says which units run. With a running unit on
+/// every page (`bench-busy`), every page of every read differs from the last; with every unit
+/// running (`bench-running`), every job does, which is the most a round can cost.
+fn bench_running(server: &GitLab, busy: impl Fn(u64) -> bool) {
+    bench(server);
+    let mut state = server.state();
+    for job in state.jobs.iter_mut() {
+        let unit = job
+            .id
+            .checked_sub(10_000)
+            .filter(|unit| (1..=947).contains(unit));
+        if unit.is_some_and(&busy) || job.id == 9001 {
+            job.status = "running".into();
+            job.running_ticks = Some(0);
+        }
+    }
+}
+
 fn main() {
     let options = match parse_options() {
         Ok(options) => options,
@@ -178,9 +199,19 @@ fn main() {
             // here, or python-gitlab cannot list past the first page.
             server.state().external_root = server.url.clone();
         }
+        // Units 900, 800, … 200 sit on pages 1 to 8 (ids descend from 10,947), unit 60 on page
+        // 9, and `slow` on page 10; none is among `unit 1??`, which the bench checks.
+        "bench-busy" => {
+            bench_running(&server, |unit| unit % 100 == 0 && unit >= 200 || unit == 60);
+            server.state().external_root = server.url.clone();
+        }
+        "bench-running" => {
+            bench_running(&server, |_| true);
+            server.state().external_root = server.url.clone();
+        }
         "self" => own_pipeline(&server),
         other => {
-            eprintln!("unknown scenario {other}; demo, bench or self");
+            eprintln!("unknown scenario {other}; demo, bench, bench-busy, bench-running or self");
             std::process::exit(2);
         }
     }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod deadline;
 pub mod duration;
 pub mod error;
+pub mod fingerprint;
 pub mod jitter;
 pub mod json;
 pub mod junit;

@@ -355,6 +355,10 @@ fn log_line(status: &str) -> Step {
 fn server_for(case: &Case) -> (GitLab, Vec<String>) {
     let server = GitLab::start(if case.gitlab_19 { (19, 0) } else { (18, 3) });
     let count = case.selected.len();
+    // In half the cases, running jobs' durations grow with every read, as GitLab's do: every
+    // read of a page holding one differs from the last, in that job's bytes alone (gljob then
+    // scans that job again and steps over the others it read before).
+    let live = case.background % 2 == 1;
     let mut names = Vec::new();
     for (i, spec) in case.selected.iter().enumerate() {
         let name = name_of(spec, i, count);
@@ -366,6 +370,9 @@ fn server_for(case: &Case) -> (GitLab, Vec<String>) {
             job = job.bridge(None);
         }
         job.log = b"started\n".to_vec();
+        if live {
+            job.running_ticks = Some(0);
+        }
         job = job.steps(
             spec.ticks
                 .iter()
@@ -392,10 +399,17 @@ fn server_for(case: &Case) -> (GitLab, Vec<String>) {
         server.add([job]);
         names.push(name);
     }
-    server.add(
-        (0..case.background)
-            .map(|i| Job::new(600 + i as u64, &format!("bg-{i}"), "build", "success")),
-    );
+    server.add((0..case.background).map(|i| {
+        let background = Job::new(600 + i as u64, &format!("bg-{i}"), "build", "success");
+        match live && i % 7 == 3 {
+            true => Job {
+                status: "running".into(),
+                running_ticks: Some(0),
+                ..background
+            },
+            false => background,
+        }
+    }));
     let pages = (case.background + count + 1).div_ceil(100);
     for fault in &case.faults {
         let method = match fault.kind {

@@ -645,3 +645,52 @@ fn an_old_attempt_of_the_job_running_gljob_is_not_waited_on() {
         .expect(3)
         .says("its latest attempt, #500, is the job running gljob");
 }
+
+// A tenth review attacked the page cache at the level of jobs (a page's jobs whose bytes did not
+// change since its last read are not scanned again): framing around known jobs, invalid jobs
+// whose bytes then stay the same, attempts going backwards, rounds failing after page 1, trigger
+// jobs. It found nothing; what it tried that no test did is here.
+
+/// A followed job whose bytes are not JSON once it has ended, the same bytes read after read: no
+/// read of its page is ever accepted (nor remembered, to be stepped over later), so the wait
+/// never passes; ten failed rounds in a row are exit 3. The job's page is the second, behind a
+/// first page that does not change.
+#[test]
+fn a_job_whose_bytes_stay_invalid_is_never_taken_as_passed() {
+    let server = GitLab::start(GITLAB_18);
+    // (Other jobs ended otherwise: only `build`'s bytes are damaged.)
+    server.add((100..250).map(|i| Job::new(i, &format!("unit {i}"), "test", "canceled")));
+    server.add([Job::new(1, "build", "build", "running").then(&["running", "success"])]);
+    server.fault(
+        Rule::new(
+            "GET",
+            "/pipelines/1000/jobs",
+            Fault::Rewrite {
+                from: br#""status":"success","tag""#.to_vec(),
+                to: br#""status":"succ\qss","tag""#.to_vec(),
+            },
+        )
+        .forever(),
+    );
+    let run = gljob(
+        &server,
+        &[
+            "wait",
+            "build",
+            "--interval",
+            "10ms",
+            "--timeout",
+            "60s",
+            "--retries",
+            "0",
+        ],
+        &[],
+    );
+    run.expect(3).says("not a JSON array of jobs");
+    let page_2_reads = server
+        .requests_to("GET", "/pipelines/1000/jobs")
+        .iter()
+        .filter(|r| r.query_values("page").first() == Some(&"2"))
+        .count();
+    assert!(page_2_reads >= 10, "{page_2_reads} reads of page 2");
+}

@@ -831,7 +831,7 @@ fn latest_attempts(mut list: Vec<Listed>) -> Vec<Listed> {
     if newest.len() == list.len() {
         return list;
     }
-    let keep: std::collections::HashSet<u64> = newest.into_values().collect();
+    let keep: crate::api::Ids = newest.into_values().collect();
     list.retain(|job| keep.contains(&job.job.id));
     list
 }

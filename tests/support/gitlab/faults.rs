@@ -54,6 +54,20 @@ pub fn serve_fault(
             drop(guard);
             respond(request, Answer::json(200, json!({})));
         }
+        Fault::Rewrite { from, to } => {
+            let mut answer = real_answer(&mut guard, recorded);
+            drop(guard);
+            let mut body = Vec::with_capacity(answer.body.len());
+            let mut rest = answer.body.as_slice();
+            while let Some(at) = rest.windows(from.len()).position(|w| w == from.as_slice()) {
+                body.extend_from_slice(&rest[..at]);
+                body.extend_from_slice(&to);
+                rest = &rest[at + from.len()..];
+            }
+            body.extend_from_slice(rest);
+            answer.body = body;
+            respond(request, answer);
+        }
         Fault::TruncatedJson => {
             let mut answer = real_answer(&mut guard, recorded);
             drop(guard);

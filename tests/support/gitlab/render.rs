@@ -36,7 +36,13 @@ pub fn render(job: &Job) -> Value {
         "started_at": if started { Value::from(timestamp(5)) } else { Value::Null },
         "finished_at": if finished { Value::from(timestamp(65)) } else { Value::Null },
         "erased_at": if job.erased { Value::from(timestamp(70)) } else { Value::Null },
-        "duration": if finished { json!(60.25) } else if started { json!(12.5) } else { Value::Null },
+        "duration": if finished {
+            json!(60.25)
+        } else if started {
+            json!(12.5 + job.running_ticks.unwrap_or(0) as f64)
+        } else {
+            Value::Null
+        },
         "queued_duration": if started { json!(5.0) } else { Value::Null },
         "user": {
             "id": 3, "username": "deployer", "name": "Deploy Er", "state": "active", "locked": false,

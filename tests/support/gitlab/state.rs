@@ -64,6 +64,10 @@ pub struct Job {
     pub web_url: Option<String>,
     /// Issue 9: archived, declared inputs, inputs received (see [`JobExt`]).
     pub ext: JobExt,
+    /// Ticks spent running, when the job's `duration` grows while it runs: GitLab computes a
+    /// running job's duration when it is read (`CommitStatus#duration`, up to now), so every
+    /// read of its page differs. `None`: a fixed duration, as most tests want.
+    pub running_ticks: Option<u64>,
 }
 
 impl Job {
@@ -89,6 +93,7 @@ impl Job {
             played_with: None,
             web_url: None,
             ext: JobExt::default(),
+            running_ticks: None,
         }
     }
 
@@ -223,6 +228,9 @@ pub enum Fault {
     /// `status` with a body that quotes the token the request carried, as a careless proxy or a
     /// debugging GitLab patch would.
     EchoToken { status: u16 },
+    /// The real answer with every `from` in its body written as `to` (a job's bytes damaged, or
+    /// odd but valid).
+    Rewrite { from: Vec<u8>, to: Vec<u8> },
 }
 
 impl Fault {
@@ -372,14 +380,7 @@ impl State {
             .filter(|j| !j.retried && only.is_none_or(|id| j.id == id))
             .map(|j| j.id)
             .collect();
-        for id in ids {
-            let Some(steps) = self.job_mut(id).and_then(|j| j.timeline.pop_front()) else {
-                continue;
-            };
-            for step in steps {
-                self.apply(id, step);
-            }
-        }
+        self.tick_ids(ids);
     }
 
     pub fn apply(&mut self, id: u64, step: Step) {

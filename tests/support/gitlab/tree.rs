@@ -222,10 +222,15 @@ impl State {
     /// Advances the latest attempts among `ids` by one tick each.
     pub fn tick_ids(&mut self, ids: Vec<u64>) {
         for id in ids {
-            if self.job(id).is_none_or(|j| j.retried) {
+            let Some(job) = self.job_mut(id).filter(|j| !j.retried) else {
                 continue;
+            };
+            if let Some(ticks) = job.running_ticks.as_mut()
+                && job.status == "running"
+            {
+                *ticks += 1;
             }
-            let Some(steps) = self.job_mut(id).and_then(|j| j.timeline.pop_front()) else {
+            let Some(steps) = job.timeline.pop_front() else {
                 continue;
             };
             for step in steps {
