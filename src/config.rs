@@ -35,6 +35,86 @@ pub struct Overrides {
     pub ca_file: Option<String>,
 }
 
+/// Which token a command needs, as [`missing_settings`] checks it (the routes' own rules are
+/// `api::TokenRule`; this is the command's, known before anything is sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenNeed {
+    /// Only the job token reads the job's own job.
+    Job,
+    /// The job token (GitLab 18.0+ inside a job) or an access token.
+    AccessOrJob,
+    /// An access token.
+    Access,
+}
+
+/// What a command needs from the environment and the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// The project (`CI_PROJECT_ID`).
+    pub project: bool,
+    /// The configured pipeline (`CI_PIPELINE_ID`), where names and stages are looked up.
+    pub pipeline: bool,
+    pub token: TokenNeed,
+    /// Whether the command writes (an access token with `api`, not `read_api`).
+    pub writes: bool,
+}
+
+/// Every setting the command needs and the environment and flags lack, named in one message
+/// (not one per run), before anything is sent.
+pub fn missing_settings(
+    needs: &Needs,
+    overrides: &Overrides,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<()> {
+    let set = |flag: &Option<String>, variable: &str| {
+        flag.as_deref().is_some_and(|v| !v.trim().is_empty())
+            || env(variable).is_some_and(|v| !v.trim().is_empty())
+    };
+    let mut missing: Vec<&str> = Vec::new();
+    if !set(&overrides.api_url, "CI_API_V4_URL") && !set(&None, "CI_SERVER_URL") {
+        missing.push(
+            "CI_API_V4_URL (or CI_SERVER_URL, or --api-url https://gitlab.example.com/api/v4)",
+        );
+    }
+    if needs.project && !set(&overrides.project, "CI_PROJECT_ID") {
+        missing.push("CI_PROJECT_ID (or --project ID|group/project)");
+    }
+    if needs.pipeline && overrides.pipeline.is_none() && !set(&None, "CI_PIPELINE_ID") {
+        missing.push("CI_PIPELINE_ID (or --pipeline ID), where names and stages are looked up");
+    }
+    let access = set(&overrides.token, "GITLAB_TOKEN");
+    let job = set(&None, "CI_JOB_TOKEN");
+    let access_needed = if needs.writes {
+        "GITLAB_TOKEN (or --token): an access token with the api scope (GitLab does not accept \
+         CI_JOB_TOKEN to play, cancel, retry or erase)"
+    } else {
+        "GITLAB_TOKEN (or --token): an access token with the read_api scope (GitLab does not \
+         accept CI_JOB_TOKEN on this route)"
+    };
+    match needs.token {
+        TokenNeed::Job if !job => {
+            missing.push("CI_JOB_TOKEN (this reads the job's own job: run it inside a CI job)")
+        }
+        TokenNeed::AccessOrJob if !job && !access => missing.push(
+            "a token: CI_JOB_TOKEN inside a job (GitLab 18.0+), or GITLAB_TOKEN/--token with the \
+             read_api scope",
+        ),
+        TokenNeed::Access if !access => missing.push(access_needed),
+        _ => {}
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "missing {}: {}",
+        if missing.len() == 1 {
+            "a setting"
+        } else {
+            "settings"
+        },
+        missing.join("; ")
+    )))
+}
 /// PEM text of CA certificates to trust besides the bundled Mozilla roots, and where it came from.
 #[derive(Debug, Clone)]
 pub struct CaBundle {

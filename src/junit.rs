@@ -222,7 +222,7 @@ mod tests {
     use serde_json::value::RawValue;
 
     fn listed(json: &str) -> Listed {
-        Listed::parse(RawValue::from_string(json.into()).unwrap(), Kind::Build).unwrap()
+        Listed::parse(&RawValue::from_string(json.into()).unwrap(), Kind::Build).unwrap()
     }
 
     #[test]

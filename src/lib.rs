@@ -12,9 +12,7 @@ pub mod config;
 pub mod deadline;
 pub mod duration;
 pub mod error;
-pub mod fingerprint;
 pub mod jitter;
-pub mod json;
 pub mod junit;
 pub mod model;
 pub mod output;
@@ -48,14 +46,15 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(Parsed::Run(invocation)) => {
             let command = invocation.command.name();
             let env = |name: &str| std::env::var(name).ok();
-            let outcome = commands::missing_settings(&invocation, env)
-                .and_then(|()| config::Config::load(&invocation.overrides, env))
-                .and_then(|config| {
-                    if let Some(warning) = config.plaintext_warning() {
-                        say::line(&format!("gljob: warning: {warning}"));
-                    }
-                    commands::run(*invocation, config, started)
-                });
+            let outcome =
+                config::missing_settings(&invocation.command.needs(), &invocation.overrides, env)
+                    .and_then(|()| config::Config::load(&invocation.overrides, env))
+                    .and_then(|config| {
+                        if let Some(warning) = config.plaintext_warning() {
+                            say::line(&format!("gljob: warning: {warning}"));
+                        }
+                        commands::run(*invocation, config, started)
+                    });
             match outcome {
                 Ok(code) => code,
                 Err(err) => {

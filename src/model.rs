@@ -1,11 +1,11 @@
 //! What gljob reads out of GitLab's Job and Bridge entities, and the status rules.
 //!
-//! Only the fields gljob decides on are typed; everything else stays in the raw JSON that
-//! [`Listed::raw`] keeps, so `--json` and `--field` never lose a field GitLab sends.
+//! Only the fields gljob decides on are typed (by serde's derive; the other fields are stepped
+//! over); everything else stays in the raw JSON that [`Listed::raw`] keeps, so `--json` and
+//! `--field` never lose a field GitLab sends.
 
-use crate::json;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::fmt;
 
 /// A job status. GitLab has 13 today (`app/models/concerns/ci/has_status.rb`) and added two in recent
@@ -41,6 +41,21 @@ impl Status {
         "canceling",
         "canceled",
         "skipped",
+        "manual",
+        "scheduled",
+    ];
+
+    /// The statuses of jobs that are not finished ([`Status::is_final`] is false), as GitLab's
+    /// `scope[]` takes them: every value of `CommitStatus::AVAILABLE_STATUSES`, which `scope` is
+    /// validated against on every GitLab gljob supports (`docs/gitlab-behaviour.md` §2.1).
+    pub const UNFINISHED: [&'static str; 9] = [
+        "created",
+        "waiting_for_resource",
+        "preparing",
+        "waiting_for_callback",
+        "pending",
+        "running",
+        "canceling",
         "manual",
         "scheduled",
     ];
@@ -95,20 +110,37 @@ impl From<String> for Status {
     }
 }
 
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Status::from)
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// Builds come from `/pipelines/:id/jobs`, bridges (trigger jobs) only from `/pipelines/:id/bridges`.
+/// Which of a list's jobs a read asks GitLab for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statuses {
+    /// Every job: what a selection and a verdict are read from.
+    All,
+    /// Only the jobs that are not finished (`scope[]=` each of [`Status::UNFINISHED`]): what a
+    /// wait round asks for while nothing it follows has ended. A job missing from such a list
+    /// has ended, or is not there at all: only a read of [`Statuses::All`] tells which.
+    Unfinished,
+}
+
+/// Builds come from `/pipelines/:id/jobs`, bridges (trigger jobs) only from `/pipelines/:id/bridges`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Build,
     Bridge,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PipelineRef {
     pub id: u64,
     pub status: Option<Status>,
@@ -118,13 +150,17 @@ pub struct PipelineRef {
 
 /// The typed part of a Job or Bridge entity. Every field but `id` and `status` may be missing on
 /// some GitLab version or payload, so each has a default rather than failing the whole list.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Job {
     pub id: u64,
     pub status: Status,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub stage: String,
+    #[serde(rename = "ref")]
     pub git_ref: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub allow_failure: bool,
     pub duration: Option<f64>,
     pub failure_reason: Option<String>,
@@ -137,6 +173,7 @@ pub struct Job {
     pub erased_at: Option<String>,
     /// The job's pipeline is older than the instance's archive setting: it cannot be played or
     /// retried (`docs/gitlab-behaviour.md` §10.3).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub archived: bool,
 }
 
@@ -158,129 +195,6 @@ impl RawJson {
     }
 }
 
-/// The fields of a job that [`Job`] types, by their JSON keys (the scanner's slots, in order).
-const JOB_FIELDS: [(&str, JobField); 16] = [
-    ("id", JobField::Id),
-    ("status", JobField::Status),
-    ("name", JobField::Name),
-    ("stage", JobField::Stage),
-    ("ref", JobField::Ref),
-    ("allow_failure", JobField::AllowFailure),
-    ("duration", JobField::Duration),
-    ("failure_reason", JobField::FailureReason),
-    ("web_url", JobField::WebUrl),
-    ("pipeline", JobField::Pipeline),
-    ("downstream_pipeline", JobField::DownstreamPipeline),
-    ("created_at", JobField::CreatedAt),
-    ("started_at", JobField::StartedAt),
-    ("finished_at", JobField::FinishedAt),
-    ("erased_at", JobField::ErasedAt),
-    ("archived", JobField::Archived),
-];
-
-#[derive(Debug, Clone, Copy)]
-enum JobField {
-    Id,
-    Status,
-    Name,
-    Stage,
-    Ref,
-    AllowFailure,
-    Duration,
-    FailureReason,
-    WebUrl,
-    Pipeline,
-    DownstreamPipeline,
-    CreatedAt,
-    StartedAt,
-    FinishedAt,
-    ErasedAt,
-    Archived,
-}
-
-/// A job as a list names it: its id, kind, name and stage, the little that selectors look at and
-/// messages name, read without typing the rest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Named<'a> {
-    pub id: u64,
-    pub kind: Kind,
-    pub name: Cow<'a, str>,
-    pub stage: Cow<'a, str>,
-}
-
-impl Named<'_> {
-    /// An item of a list page: its id (which must be there, as for a whole job), name and stage.
-    /// Plain strings are borrowed from the page.
-    pub fn from_item<'a>(item: &json::Item<'a>, kind: Kind) -> Result<Named<'a>, String> {
-        fn text<'a>(key: &str, value: &'a str) -> Result<Cow<'a, str>, String> {
-            match json::plain_string(value) {
-                Some(plain) => Ok(Cow::Borrowed(plain)),
-                None => Ok(Cow::Owned(string(key, value)?.unwrap_or_default())),
-            }
-        }
-        let mut named = Named {
-            id: 0,
-            kind,
-            name: Cow::Borrowed(""),
-            stage: Cow::Borrowed(""),
-        };
-        let mut id = None;
-        let mut given = 0u32;
-        for field in item.fields {
-            // As for a whole job: a field given twice has no one meaning.
-            if given & (1 << field.slot) != 0 {
-                return Err(format!("duplicate field `{}`", field.key));
-            }
-            given |= 1 << field.slot;
-            match JOB_FIELDS.get(field.slot).map(|&(_, which)| which) {
-                Some(JobField::Id) => id = Some(unsigned(field.key, field.value)?),
-                Some(JobField::Name) => named.name = text(field.key, field.value)?,
-                Some(JobField::Stage) => named.stage = text(field.key, field.value)?,
-                _ => {}
-            }
-        }
-        named.id = id.flatten().ok_or("missing field `id`")?;
-        Ok(named)
-    }
-
-    /// The same, owning its name and stage.
-    pub fn into_owned(self) -> Named<'static> {
-        Named {
-            id: self.id,
-            kind: self.kind,
-            name: Cow::Owned(self.name.into_owned()),
-            stage: Cow::Owned(self.stage.into_owned()),
-        }
-    }
-}
-
-/// A JSON integer as an id: `None` for null, an error for anything else.
-fn unsigned(key: &str, text: &str) -> Result<Option<u64>, String> {
-    match text.parse::<u64>() {
-        // `+5` parses in Rust but is not JSON.
-        Ok(n) if !text.starts_with('+') => Ok(Some(n)),
-        _ => parse(key, text),
-    }
-}
-
-/// A field's JSON text as `T`: `None` for null.
-fn parse<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Result<Option<T>, String> {
-    if text == "null" {
-        return Ok(None);
-    }
-    serde_json::from_str(text)
-        .map(Some)
-        .map_err(|e| format!("{key}: {e}"))
-}
-
-/// A string field. Most are plain and taken as they are; serde_json decodes escapes.
-fn string(key: &str, text: &str) -> Result<Option<String>, String> {
-    match json::plain_string(text) {
-        Some(inner) => Ok(Some(inner.to_string())),
-        None => parse(key, text),
-    }
-}
-
 /// One job as GitLab sent it: the typed view and the exact bytes.
 #[derive(Debug, Clone)]
 pub struct Listed {
@@ -290,134 +204,26 @@ pub struct Listed {
 }
 
 impl Listed {
-    /// One object GitLab answered with (a single job, a write's answer).
-    #[allow(clippy::boxed_local)] // serde_json hands out a `Box<RawValue>`; taking it is simplest.
-    pub fn parse(raw: Box<RawValue>, kind: Kind) -> Result<Self, String> {
-        // Read as a list's item is: one way of typing a job, whichever route it came from.
-        let fields = json::fields(raw.get(), &Listed::FIELDS)?;
-        Listed::from_item(
-            &json::Item {
-                text: raw.get(),
-                fields: &fields,
-            },
-            kind,
-        )
-    }
-
-    /// The names of the fields [`Listed::from_item`] reads, in slot order: the scanner keeps only
-    /// these of each job.
-    pub const FIELDS: [&'static str; JOB_FIELDS.len()] = {
-        let mut names = [""; JOB_FIELDS.len()];
-        let mut i = 0;
-        while i < names.len() {
-            names[i] = JOB_FIELDS[i].0;
-            i += 1;
-        }
-        names
-    };
-
-    /// An item of a list page, from the scanner's one pass: only the fields [`Job`] has are
-    /// typed, each from its own few bytes; the item's bytes are copied once.
-    pub fn from_item(item: &json::Item<'_>, kind: Kind) -> Result<Self, String> {
-        fn boolean(key: &str, text: &str) -> Result<bool, String> {
-            match text {
-                "true" => Ok(true),
-                "false" | "null" => Ok(false),
-                _ => Err(format!("{key}: '{text}' is not a boolean")),
-            }
-        }
-        fn pipeline(key: &str, text: &str) -> Result<Option<PipelineRef>, String> {
-            if text == "null" {
-                return Ok(None);
-            }
-            const ID: usize = 0;
-            const STATUS: usize = 1;
-            const PROJECT_ID: usize = 2;
-            let fields = json::fields(text, &["id", "status", "project_id"])
-                .map_err(|e| format!("{key}: {e}"))?;
-            let mut pipeline = PipelineRef {
-                id: 0,
-                status: None,
-                project_id: None,
-            };
-            let mut id = None;
-            let mut given = 0u32;
-            for field in &fields {
-                if given & (1 << field.slot) != 0 {
-                    return Err(format!("{key}: duplicate field `{}`", field.key));
-                }
-                given |= 1 << field.slot;
-                let value = field.value;
-                match field.slot {
-                    ID => id = unsigned(key, value)?,
-                    STATUS => pipeline.status = string(key, value)?.map(Status::from),
-                    PROJECT_ID => pipeline.project_id = unsigned(key, value)?,
-                    _ => {}
-                }
-            }
-            pipeline.id = id.ok_or_else(|| format!("{key}: missing field `id`"))?;
-            Ok(Some(pipeline))
-        }
-        let mut id = None;
-        let mut status: Option<String> = None;
-        let mut job = Job {
-            id: 0,
-            status: Status::Created,
-            name: String::new(),
-            stage: String::new(),
-            git_ref: None,
-            allow_failure: false,
-            duration: None,
-            failure_reason: None,
-            web_url: None,
-            pipeline: None,
-            downstream_pipeline: None,
-            created_at: None,
-            started_at: None,
-            finished_at: None,
-            erased_at: None,
-            archived: false,
-        };
-        // One look at each field, as serde's derive would, but only at the ones a `Job` has.
-        let mut given = 0u32;
-        for field in item.fields {
-            let (key, text) = (field.key, field.value);
-            // A field given twice has no one meaning (serde refuses it in a single job; so does
-            // this): the job is not one GitLab would send.
-            if given & (1 << field.slot) != 0 {
-                return Err(format!("duplicate field `{key}`"));
-            }
-            given |= 1 << field.slot;
-            let Some(&(_, which)) = JOB_FIELDS.get(field.slot) else {
-                continue;
-            };
-            match which {
-                JobField::Id => id = unsigned(key, text)?,
-                JobField::Status => status = string(key, text)?,
-                JobField::Name => job.name = string(key, text)?.unwrap_or_default(),
-                JobField::Stage => job.stage = string(key, text)?.unwrap_or_default(),
-                JobField::Ref => job.git_ref = string(key, text)?,
-                JobField::AllowFailure => job.allow_failure = boolean(key, text)?,
-                JobField::Duration => job.duration = parse(key, text)?,
-                JobField::FailureReason => job.failure_reason = string(key, text)?,
-                JobField::WebUrl => job.web_url = string(key, text)?,
-                JobField::Pipeline => job.pipeline = pipeline(key, text)?,
-                JobField::DownstreamPipeline => job.downstream_pipeline = pipeline(key, text)?,
-                JobField::CreatedAt => job.created_at = string(key, text)?,
-                JobField::StartedAt => job.started_at = string(key, text)?,
-                JobField::FinishedAt => job.finished_at = string(key, text)?,
-                JobField::ErasedAt => job.erased_at = string(key, text)?,
-                JobField::Archived => job.archived = boolean(key, text)?,
-            }
-        }
-        job.id = id.ok_or("missing field `id`")?;
-        job.status = status.ok_or("missing field `status`")?.into();
+    /// One object GitLab answered with: a list's item, a single job, a write's answer. serde
+    /// types the fields [`Job`] has and steps over the others; the object's bytes are kept as
+    /// they are. A field given twice, or of a type GitLab never sends, makes it not a job.
+    pub fn parse(raw: &RawValue, kind: Kind) -> Result<Self, String> {
+        let job: Job = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
         Ok(Listed {
             job,
             kind,
-            raw: RawJson(item.text.into()),
+            raw: RawJson(raw.get().into()),
         })
     }
+}
+
+/// `null` as the type's default: GitLab sends `null` for a name or flag it does not have.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -444,6 +250,12 @@ mod tests {
             .copied()
             .collect();
         assert_eq!(finals, ["success", "failed", "canceled", "skipped"]);
+        let unfinished: Vec<&str> = Status::KNOWN
+            .iter()
+            .filter(|s| !Status::from(s.to_string()).is_final())
+            .copied()
+            .collect();
+        assert_eq!(unfinished, Status::UNFINISHED);
     }
 
     /// Every example payload of GitLab's Jobs API documentation (`tests/fixtures/jobs-api/`).
@@ -503,7 +315,7 @@ mod tests {
                 };
                 for item in items {
                     let listed =
-                        Listed::parse(item, kind).unwrap_or_else(|e| panic!("{name}: {e}"));
+                        Listed::parse(&item, kind).unwrap_or_else(|e| panic!("{name}: {e}"));
                     assert!(!listed.job.name.is_empty());
                 }
             } else if name == "05" {
@@ -511,20 +323,20 @@ mod tests {
                 assert_eq!(value["allowed_agents"][0]["id"], 1, "{name}");
             } else {
                 let listed =
-                    Listed::parse(raw, Kind::Build).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    Listed::parse(&raw, Kind::Build).unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(listed.job.id > 0);
                 assert_eq!(listed.raw.get(), text.trim_end(), "{name}: bytes kept");
             }
         }
         let bridges: Vec<Box<RawValue>> = serde_json::from_str(DOC_EXAMPLES[2].1).unwrap();
-        let bridge = Listed::parse(bridges[0].clone(), Kind::Bridge).unwrap();
+        let bridge = Listed::parse(&bridges[0], Kind::Bridge).unwrap();
         assert_eq!(bridge.job.downstream_pipeline.unwrap().id, 5);
     }
 
     #[test]
     fn a_minimal_job_parses_with_defaults() {
         let raw = RawValue::from_string(r#"{"id":1,"status":"running"}"#.into()).unwrap();
-        let listed = Listed::parse(raw, Kind::Build).unwrap();
+        let listed = Listed::parse(&raw, Kind::Build).unwrap();
         assert_eq!(listed.job.id, 1);
         assert!(!listed.job.allow_failure);
         assert!(listed.job.failure_reason.is_none());

@@ -2,7 +2,6 @@
 //! plain `--field` values and dotenv lines for scripts.
 
 use crate::duration::human;
-use crate::json;
 use crate::model::{Kind, Listed};
 use crate::say;
 use serde_json::Value;
@@ -198,27 +197,10 @@ pub fn plain(value: Option<&Value>) -> String {
     }
 }
 
-/// The value at `path` of the JSON object `raw`, as [`lookup`] finds it. Objects on the way are
-/// walked by the scanner, so printing one field of each of 1,000 jobs does not build 1,000 trees;
-/// an array on the way, and the value found, are built as usual.
+/// The value at `path` of the JSON object `raw`, as [`lookup`] finds it.
 fn lookup_raw(raw: &str, path: &str) -> io::Result<Option<Value>> {
-    let mut text = raw;
-    let mut keys = path.split('.');
-    while let Some(key) = keys.next() {
-        if !text.trim_start().starts_with('{') {
-            let value: Value = serde_json::from_str(text).map_err(io::Error::other)?;
-            let rest: Vec<&str> = std::iter::once(key).chain(keys).collect();
-            return Ok(lookup(&value, &rest.join(".")).cloned());
-        }
-        // As serde_json's map keeps it: the last of a key given twice.
-        match json::fields(text, &[key]).map_err(io::Error::other)?.last() {
-            Some(field) => text = field.value,
-            None => return Ok(None),
-        }
-    }
-    serde_json::from_str(text)
-        .map(Some)
-        .map_err(io::Error::other)
+    let value: Value = serde_json::from_str(raw).map_err(io::Error::other)?;
+    Ok(lookup(&value, path).cloned())
 }
 
 fn fields(out: &mut dyn Write, raw: &str, paths: &[String]) -> io::Result<()> {
@@ -291,7 +273,7 @@ mod tests {
     use super::*;
 
     fn listed(json: &str, kind: Kind) -> Listed {
-        Listed::parse(RawValue::from_string(json.to_string()).unwrap(), kind).unwrap()
+        Listed::parse(&RawValue::from_string(json.to_string()).unwrap(), kind).unwrap()
     }
 
     fn render(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {

@@ -1,7 +1,7 @@
 //! Job selectors: ids, names with `*`/`?` wildcards, and stages, resolved against one read of the
 //! pipeline.
 
-use crate::model::{Kind, Listed, Named};
+use crate::model::{Kind, Listed};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selector {
@@ -49,6 +49,16 @@ impl Selector {
         !matches!(self, Selector::Id(_))
     }
 
+    /// Whether the selector may take in trigger jobs as well as builds (a stage or a pattern), so
+    /// a pipeline's trigger jobs are read for it.
+    pub fn is_broad(&self) -> bool {
+        match self {
+            Selector::Stage(_) => true,
+            Selector::Name(name) => is_pattern(name),
+            _ => false,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Selector::Id(id) => format!("job id {id}"),
@@ -76,8 +86,7 @@ impl Selector {
         self.picks_named(job.job.id, &job.job.name, &job.job.stage, own_job_id)
     }
 
-    /// Whether a job known by its id, name and stage is picked: a list is typed only where a
-    /// selector may pick (see [`crate::api::Keep`]).
+    /// Whether a job known by its id, name and stage is picked.
     pub fn picks_named(&self, id: u64, name: &str, stage: &str, own_job_id: Option<u64>) -> bool {
         match self {
             Selector::Id(wanted) => id == *wanted,
@@ -167,12 +176,10 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// Picks the jobs every selector names, in selector order, each once.
 ///
 /// `jobs` holds the latest attempt of each job (GitLab's default list), builds and bridges
-/// together; `others`, the jobs of the list that no selector can pick, read only by name. A
-/// selector that picks nothing is an error naming what the pipeline holds.
+/// together. A selector that picks nothing is an error naming what the pipeline holds.
 pub fn resolve<'a>(
     selectors: &[Selector],
     jobs: &'a [Listed],
-    others: &[Named<'_>],
     own_job_id: Option<u64>,
     pipeline: u64,
 ) -> Result<Vec<&'a Listed>, String> {
@@ -190,7 +197,7 @@ pub fn resolve<'a>(
             return Err(format!(
                 "no job in pipeline {pipeline} matches {}; it holds {}",
                 selector.describe(),
-                describe_pipeline(jobs, others, own_job_id)
+                describe_pipeline(jobs, own_job_id)
             ));
         }
     }
@@ -211,12 +218,11 @@ pub fn unmatched<'a>(
 }
 
 /// `9 jobs: build (stage build), test 1/2 (test), …` — enough for a person to see the typo.
-fn describe_pipeline(jobs: &[Listed], others: &[Named<'_>], own_job_id: Option<u64>) -> String {
+fn describe_pipeline(jobs: &[Listed], own_job_id: Option<u64>) -> String {
     const SHOWN: usize = 15;
     let all: Vec<(u64, &str, &str, Kind)> = jobs
         .iter()
         .map(|j| (j.job.id, j.job.name.as_str(), j.job.stage.as_str(), j.kind))
-        .chain(others.iter().map(|n| (n.id, &*n.name, &*n.stage, n.kind)))
         .collect();
     if all.is_empty() {
         return "no jobs".into();
@@ -261,7 +267,7 @@ mod tests {
             serde_json::to_string(name).unwrap()
         ))
         .unwrap();
-        Listed::parse(raw, kind).unwrap()
+        Listed::parse(&raw, kind).unwrap()
     }
 
     #[test]
@@ -344,7 +350,6 @@ mod tests {
                 Selector::Stage("deploy".into()),
             ],
             &jobs,
-            &[],
             own,
             77,
         )
@@ -353,18 +358,18 @@ mod tests {
         assert_eq!(ids, [2, 4, 3, 9], "self (5) is never picked by stage");
 
         // An explicit id still picks the own job.
-        let picked = resolve(&[Selector::Id(5)], &jobs, &[], own, 77).unwrap();
+        let picked = resolve(&[Selector::Id(5)], &jobs, own, 77).unwrap();
         assert_eq!(picked[0].job.id, 5);
     }
 
     #[test]
     fn a_selector_matching_nothing_names_the_pipeline() {
         let jobs = vec![job(2, "build", "build", Kind::Build)];
-        let err = resolve(&[Selector::Name("deploy*".into())], &jobs, &[], None, 77).unwrap_err();
+        let err = resolve(&[Selector::Name("deploy*".into())], &jobs, None, 77).unwrap_err();
         assert!(err.contains("pipeline 77"), "{err}");
         assert!(err.contains("pattern 'deploy*'"), "{err}");
         assert!(err.contains("'build' (stage build)"), "{err}");
-        let err = resolve(&[Selector::Name("build".into())], &jobs, &[], Some(2), 77).unwrap_err();
+        let err = resolve(&[Selector::Name("build".into())], &jobs, Some(2), 77).unwrap_err();
         assert!(err.contains("this job"), "{err}");
     }
 

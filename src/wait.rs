@@ -7,7 +7,7 @@ use crate::deadline::Deadline;
 use crate::duration::human;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jitter;
-use crate::model::{Job, Kind, Listed, PipelineAt, Status};
+use crate::model::{Job, Kind, Listed, PipelineAt, Status, Statuses};
 use crate::say;
 use crate::select::Selector;
 use std::time::{Duration, Instant};
@@ -201,12 +201,13 @@ pub struct Snapshot {
     pub singles: Vec<Listed>,
 }
 
-/// One pipeline's lists of one round.
+/// One pipeline's lists of one round: which of its jobs and of its trigger jobs were asked for
+/// (`None`: that list was not read), and what was listed.
 #[derive(Debug)]
 pub struct Read {
     pub at: PipelineAt,
-    pub jobs: bool,
-    pub bridges: bool,
+    pub jobs: Option<Statuses>,
+    pub bridges: Option<Statuses>,
     pub listed: Vec<Listed>,
 }
 
@@ -215,7 +216,7 @@ enum Found<'a> {
     Listed(&'a Listed),
     /// Its pipeline (or list) was not read this round: nothing new is known.
     NotRead,
-    /// Its list was read and it is not in it.
+    /// Its whole list was read and it is not in it.
     Missing,
 }
 
@@ -245,13 +246,15 @@ impl Snapshot {
             })
     }
 
-    /// The trigger job named `name` in pipeline `at`, if its trigger jobs were read this round.
+    /// The latest attempt of the trigger job named `name` in pipeline `at`, if its trigger jobs
+    /// were read this round and list it.
     pub fn trigger(&self, at: &PipelineAt, name: &str) -> Option<&Listed> {
         self.pipelines
             .iter()
-            .filter(|r| r.at == *at && r.bridges)
+            .filter(|r| r.at == *at && r.bridges.is_some())
             .flat_map(|r| &r.listed)
-            .find(|j| j.kind == Kind::Bridge && j.job.name == name)
+            .filter(|j| j.kind == Kind::Bridge && j.job.name == name)
+            .max_by_key(|j| j.job.id)
     }
 
     fn find(&self, followed: &Followed) -> Found<'_> {
@@ -261,20 +264,27 @@ impl Snapshot {
                 let Some(read) = self.pipelines.iter().find(|r| r.at == *at) else {
                     return Found::NotRead;
                 };
-                let list_read = match me.kind {
+                let asked = match me.kind {
                     Kind::Build => read.jobs,
                     Kind::Bridge => read.bridges,
                 };
-                if !list_read {
+                let Some(asked) = asked else {
                     return Found::NotRead;
-                }
+                };
                 // The latest attempt is the one with the highest id, wherever the list puts it
                 // (a list may show an attempt GitLab has just retried beside its successor).
-                read.listed
+                let latest = read
+                    .listed
                     .iter()
                     .filter(|j| j.kind == me.kind && j.job.name == me.job.name)
-                    .max_by_key(|j| j.job.id)
-                    .map_or(Found::Missing, Found::Listed)
+                    .max_by_key(|j| j.job.id);
+                match (latest, asked) {
+                    (Some(latest), _) => Found::Listed(latest),
+                    // Missing from a list of unfinished jobs says nothing new: the round reads
+                    // the whole list for any entry it expected there.
+                    (None, Statuses::Unfinished) => Found::NotRead,
+                    (None, Statuses::All) => Found::Missing,
+                }
             }
             Track::ById { .. } => self
                 .singles
@@ -536,7 +546,7 @@ mod tests {
             r#"{{"id":{id},"name":"{name}","stage":"s","status":"{status}","allow_failure":{allow_failure}}}"#
         ))
         .unwrap();
-        Listed::parse(raw, Kind::Build).unwrap()
+        Listed::parse(&raw, Kind::Build).unwrap()
     }
 
     #[test]
@@ -604,8 +614,8 @@ mod tests {
         Snapshot {
             pipelines: vec![Read {
                 at: at(),
-                jobs: true,
-                bridges: false,
+                jobs: Some(Statuses::All),
+                bridges: None,
                 listed: jobs,
             }],
             singles: Vec::new(),

@@ -35,9 +35,12 @@ fn waits_until_success_with_one_list_read_per_round_and_the_job_token() {
     ]);
     let run = wait(&server, &["build", "test"], &[]);
     run.expect(0);
-    // Each read applies a step and answers: resolution is the first, three rounds follow, and a
-    // read at once that changes nothing confirms the verdict.
-    assert_eq!(list_reads(&server), 5);
+    // Each read applies a step and answers. Resolution reads the whole list; each of the two
+    // rounds asks for the unfinished jobs only, finds a followed job missing (it ended) and reads
+    // the whole list; a whole read at once that changes nothing confirms the verdict.
+    assert_eq!(server.unfinished_reads(1000, "jobs"), 2);
+    assert_eq!(server.full_reads(1000, "jobs"), 4);
+    assert_eq!(list_reads(&server), 6);
     for request in server.requests() {
         assert_eq!(
             request.path, "/api/v4/projects/42/pipelines/1000/jobs",
@@ -110,7 +113,10 @@ fn a_manual_job_approved_in_the_middle_of_a_wait() {
     let run = wait(&server, &["deploy"], &[]);
     run.expect(0);
     run.says("deploy (#5): manual -> pending");
-    assert_eq!(list_reads(&server), 6);
+    // Four rounds over its unfinished jobs (manual, manual, pending, running: each listed), the
+    // round it ended in reads the whole list, and the whole list once more confirms it.
+    assert_eq!(server.unfinished_reads(1000, "jobs"), 4);
+    assert_eq!(server.full_reads(1000, "jobs"), 3);
 }
 
 #[test]
@@ -179,6 +185,7 @@ fn an_unknown_status_is_not_final_and_is_named() {
     server.add([Job::new(8, "gate", "test", "pending").then(&[
         "pending",
         "waiting_for_approval",
+        "waiting_for_approval",
         "success",
     ])]);
     let run = wait(&server, &["gate"], &[]);
@@ -195,6 +202,11 @@ fn an_unknown_status_is_not_final_and_is_named() {
         "{}",
         run.stderr
     );
+    // A status gljob does not know is not among the unfinished ones it asks for: the job is
+    // missing from each round's list, and each such round reads the whole list, so its absence
+    // is never taken for an end.
+    assert_eq!(server.unfinished_reads(1000, "jobs"), 2);
+    assert_eq!(server.full_reads(1000, "jobs"), 4);
 }
 
 #[test]
@@ -260,7 +272,7 @@ fn job_token_only_on_gitlab_17_is_a_clear_error() {
 }
 
 #[test]
-fn a_thousand_jobs_cost_one_list_read_per_round_whatever_is_selected() {
+fn a_thousand_jobs_cost_one_request_a_round_while_nothing_ends() {
     let server = GitLab::start(GITLAB_18);
     // Ids from 1001: gljob's own job is 500, and GitLab's ids are unique.
     let mut jobs: Vec<Job> = (1..=999)
@@ -276,16 +288,22 @@ fn a_thousand_jobs_cost_one_list_read_per_round_whatever_is_selected() {
     args.push("unit 1??/999");
     let run = wait(&server, &args, &[]);
     run.expect(0);
-    // 1,000 jobs (with gljob's own) are 10 pages; resolution, two rounds and the read that
-    // confirms the verdict are 4 full reads.
+    // 1,000 jobs (with gljob's own) are 10 pages. Resolution reads them all; the first round
+    // asks for the unfinished jobs only (the 50 running: one page); in the second they have all
+    // ended, so the 10 pages are read again, and once more to confirm the verdict.
     let reads = server.requests_to("GET", "/pipelines/1000/jobs");
-    assert_eq!(reads.len(), 40, "4 reads × 10 pages");
-    assert_eq!(list_reads(&server), 4);
+    assert_eq!(
+        reads.len(),
+        32,
+        "3 whole reads × 10 pages, 2 rounds × 1 page"
+    );
+    assert_eq!(server.full_reads(1000, "jobs"), 3);
+    assert_eq!(server.unfinished_reads(1000, "jobs"), 2);
     // Besides: the pattern makes gljob look for trigger jobs once, at resolution (`/trigger_jobs`,
     // then `/bridges` on this 18.3, which the job token cannot read: a warning says so).
     assert_eq!(
         server.requests().len(),
-        42,
+        34,
         "list pages and one look for trigger jobs"
     );
     run.says("trigger jobs could not be read");
@@ -546,9 +564,8 @@ fn passing_failures_inside_a_wait_do_not_end_it() {
     run.says("401");
 }
 
-/// A wait on a pipeline of three pages: rounds in which no page changed are not scanned again
-/// (`src/api/pages.rs`), yet every round reads every page, and a change on any page after such
-/// rounds is judged at once.
+/// A wait on a pipeline of three pages: rounds ask only for the unfinished jobs (one page,
+/// wherever the followed job is in the whole list), and a change on any page is judged at once.
 #[test]
 fn a_change_on_any_page_after_rounds_without_one_is_judged() {
     // The list is sorted by id, newest first: 400 is on page 1, 5 on page 3.
@@ -568,7 +585,7 @@ fn a_change_on_any_page_after_rounds_without_one_is_judged() {
         let run = wait(&server, &["e2e"], &["--timeout", "20s"]);
         run.expect(1);
         run.says(&format!("NOT PASSED: e2e (#{id}) failed"));
-        let reads = |n: usize| {
+        let page_reads = |n: usize| {
             server
                 .requests_to("GET", "/pipelines/1000/jobs")
                 .iter()
@@ -579,14 +596,14 @@ fn a_change_on_any_page_after_rounds_without_one_is_judged() {
                 })
                 .count()
         };
-        assert!(
-            reads(1) >= 5,
-            "page {page}: the selection and four rounds at least"
-        );
+        // Four rounds while it runs (one page each), then whole reads: resolution, the round it
+        // ended in, and the confirming read.
+        assert_eq!(server.unfinished_reads(1000, "jobs"), 4, "page {page}");
+        assert_eq!(server.full_reads(1000, "jobs"), 3, "page {page}");
         assert_eq!(
-            reads(3),
-            reads(1),
-            "page {page}: every round reads every page"
+            page_reads(3),
+            3,
+            "page {page}: only whole reads go past page 1"
         );
     }
 }

@@ -527,7 +527,10 @@ fn a_key_written_with_escapes_is_the_field_it_names() {
 /// (exit 3, nothing printed), wherever the fault is. Each of these passed `check` before.
 #[test]
 fn a_page_that_is_not_json_is_refused_wherever_the_fault_is() {
-    let faults: [(&str, &str, &str); 7] = [
+    // A lone surrogate (`"\udc00"`) is not among them: it is JSON by RFC 8259's grammar (§8.2
+    // leaves its meaning to the reader), and serde_json steps over it in a field gljob does not
+    // read, keeping it in the bytes `--json` prints, as GitLab sent them.
+    let faults: [(&str, &str, &str); 6] = [
         ("a literal cut short", r#""tag":false"#, r#""tag":fals"#),
         ("an unknown literal", r#""tag":false"#, r#""tag":falsey"#),
         (
@@ -546,11 +549,6 @@ fn a_page_that_is_not_json_is_refused_wherever_the_fault_is() {
             r#""tag":false,"o":{"a":1"b":2}"#,
         ),
         ("a bad escape", r#""tag":false"#, r#""tag":false,"s":"\q""#),
-        (
-            "a lone surrogate",
-            r#""tag":false"#,
-            r#""tag":false,"s":"\udc00""#,
-        ),
     ];
     for (what, from, to) in faults {
         let page = unit_page("success", |job| {

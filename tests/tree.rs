@@ -171,8 +171,9 @@ fn one_child(version: (u32, u32), reads: usize) -> GitLab {
 // ---- the tree ---------------------------------------------------------------------------------
 
 /// `a::b::job`: three levels, job token alone on 19.2. Only `/trigger_jobs` is used (never
-/// `/bridges`), the leaf pipeline's list is read once to resolve and once per round (the job
-/// ends on its second read), and no list is read more often than the leaf's.
+/// `/bridges`), the leaf pipeline's list is read whole to resolve, its unfinished jobs once a
+/// round, whole again in the round the job ended (it is missing from its unfinished jobs) and to
+/// confirm; no list is read more often than the leaf's.
 #[test]
 fn a_tree_of_three_levels_is_waited_on_with_the_job_token_on_19_2() {
     let server = GitLab::start(V19_2);
@@ -200,11 +201,12 @@ fn a_tree_of_three_levels_is_waited_on_with_the_job_token_on_19_2() {
     run.never_says("#31");
 
     assert_eq!(
-        server.list_reads(3000, "jobs"),
+        server.full_reads(3000, "jobs"),
         3,
-        "resolution, one round, and the read that confirms the verdict\n{}",
+        "resolution, the round the job ended in, and the read that confirms the verdict\n{}",
         log(&server)
     );
+    assert_eq!(server.unfinished_reads(3000, "jobs"), 1, "{}", log(&server));
     assert!(server.list_reads(1000, "trigger_jobs") >= 1);
     assert!(server.list_reads(2000, "trigger_jobs") >= 1);
     assert!(
@@ -220,7 +222,7 @@ fn a_tree_of_three_levels_is_waited_on_with_the_job_token_on_19_2() {
         (3000, "trigger_jobs"),
     ] {
         assert!(
-            server.list_reads(pipeline, list) <= 3,
+            server.list_reads(pipeline, list) <= server.list_reads(3000, "jobs"),
             "{pipeline}/{list} read more than once a round (and once to confirm)\n{}",
             log(&server)
         );
@@ -251,8 +253,12 @@ fn a_finished_downstream_pipeline_is_read_once_a_round_while_the_wait_goes_on() 
     run.expect(0);
     one_line_with(&run, &["passed", "(#21)"]);
     one_line_with(&run, &["passed", "(#31)"]);
-    assert_eq!(server.list_reads(2000, "jobs"), 4, "{}", log(&server));
-    assert_eq!(server.list_reads(3000, "jobs"), 4, "{}", log(&server));
+    // Whole to resolve, in the round `contract` ended in (missing from the unfinished jobs of
+    // 3000) and to confirm; the unfinished jobs once a round, of the finished pipeline too.
+    assert_eq!(server.full_reads(3000, "jobs"), 3, "{}", log(&server));
+    assert_eq!(server.full_reads(2000, "jobs"), 2, "{}", log(&server));
+    assert_eq!(server.unfinished_reads(3000, "jobs"), 2, "{}", log(&server));
+    assert_eq!(server.unfinished_reads(2000, "jobs"), 2, "{}", log(&server));
     assert!(trigger_reads(&server, 1000) <= 4, "{}", log(&server));
     only_job_token(&server);
 }
@@ -278,9 +284,16 @@ fn a_trigger_job_that_fails_before_creating_its_pipeline_is_exit_1_in_one_line()
     assert!(line.contains("failed"), "{line}");
     one_line_with(&run, &["passed", "build (#1)"]);
     assert_eq!(
-        server.list_reads(1000, "trigger_jobs"),
+        server.full_reads(1000, "trigger_jobs"),
         3,
-        "resolution (no pipeline yet: wait), the round that saw it fail, the read that confirms\n{}",
+        "resolution (no pipeline yet: wait), the round that saw it fail (missing from the \
+         unfinished trigger jobs), the read that confirms\n{}",
+        log(&server)
+    );
+    assert_eq!(
+        server.unfinished_reads(1000, "trigger_jobs"),
+        1,
+        "{}",
         log(&server)
     );
     assert!(requests_with(&server, "/pipelines/2000").is_empty());
@@ -341,8 +354,9 @@ fn everything_under_a_failed_trigger_job_is_one_verdict_line() {
         .filter(|l| l.contains("#10") && l.contains("-> failed"))
         .count();
     assert_eq!(changes, 1, "one progress line per change\n{}", run.stderr);
+    assert_eq!(server.unfinished_reads(1000, "trigger_jobs"), 1);
     assert_eq!(
-        server.list_reads(1000, "trigger_jobs"),
+        server.full_reads(1000, "trigger_jobs"),
         3,
         "{}",
         log(&server)
@@ -410,7 +424,8 @@ fn job_token_on_19_0_and_19_1_falls_back_to_bridges_once_per_run() {
             "{version:?}\n{}",
             log(&server)
         );
-        assert_eq!(server.list_reads(2000, "jobs"), 4, "{}", log(&server));
+        assert_eq!(server.full_reads(2000, "jobs"), 3, "{}", log(&server));
+        assert_eq!(server.unfinished_reads(2000, "jobs"), 2, "{}", log(&server));
         only_job_token(&server);
     }
 }
@@ -455,7 +470,8 @@ fn an_access_token_on_18_3_reads_bridges_and_the_job_token_alone_cannot() {
         log(&server)
     );
     assert!(server.list_reads(1000, "bridges") >= 1, "{}", log(&server));
-    assert_eq!(server.list_reads(2000, "jobs"), 3, "{}", log(&server));
+    assert_eq!(server.full_reads(2000, "jobs"), 3, "{}", log(&server));
+    assert_eq!(server.unfinished_reads(2000, "jobs"), 1, "{}", log(&server));
     only_access_token(&server, READ_TOKEN);
 
     let server = one_child(V18_3, 2);

@@ -11,7 +11,7 @@ mod validate;
 
 pub use defs::CommandName;
 
-use crate::config::Overrides;
+use crate::config::{Needs, Overrides, TokenNeed};
 use crate::error::Error;
 use crate::model::Status;
 use crate::output::Format;
@@ -74,6 +74,39 @@ pub enum Command {
 }
 
 impl Command {
+    /// What the command needs from the environment and the flags: the project, the configured
+    /// pipeline, and which token.
+    pub fn needs(&self) -> Needs {
+        let by_name = |selectors: &[Selector]| selectors.iter().any(Selector::needs_pipeline);
+        let (project, pipeline, token) = match self {
+            Command::Job { selectors } if selectors.is_empty() => (false, false, TokenNeed::Job),
+            Command::Job { selectors } if !by_name(selectors) => (true, false, TokenNeed::Access),
+            Command::Job { .. } => (true, true, TokenNeed::AccessOrJob),
+            Command::Agents => (false, false, TokenNeed::Job),
+            Command::Jobs { project_wide, .. } => (true, !project_wide, TokenNeed::AccessOrJob),
+            Command::Bridges { .. } => (true, true, TokenNeed::AccessOrJob),
+            Command::Trace { selectors, .. }
+            | Command::Play { selectors, .. }
+            | Command::Cancel { selectors, .. }
+            | Command::Retry { selectors, .. }
+            | Command::Erase { selectors } => (true, by_name(selectors), TokenNeed::Access),
+            Command::Wait { .. } | Command::Check { .. } => (true, true, TokenNeed::AccessOrJob),
+        };
+        let writes = matches!(
+            self,
+            Command::Play { .. }
+                | Command::Cancel { .. }
+                | Command::Retry { .. }
+                | Command::Erase { .. }
+        );
+        Needs {
+            project,
+            pipeline,
+            token,
+            writes,
+        }
+    }
+
     /// `--timeout`: the deadline of the whole command, where the command waits.
     pub fn timeout(&self) -> Option<Duration> {
         match self {

@@ -188,8 +188,14 @@ fn moved_below(context: &Context, old: &crate::wait::Via) -> Result<Option<super
     if child.id == old.child {
         return Ok(None);
     }
-    let found =
-        context.resolve_below(&old.parent, &old.trigger, &child, &old.rest, &old.path, 1)?;
+    let found = context.resolve_below(
+        std::slice::from_ref(&old.parent),
+        &old.trigger,
+        &child,
+        &old.rest,
+        &old.path,
+        1,
+    )?;
     Ok(found.into_iter().find_map(|selection| match selection {
         super::Selection::Job(picked) => Some(picked),
         super::Selection::Awaiting(_) => None,

@@ -314,6 +314,9 @@ pub const STATUSES: [&str; 13] = [
     "scheduled",
 ];
 
+/// GitLab's `COMPLETED_STATUSES`: a job in one of them is finished.
+pub const FINAL: [&str; 4] = ["success", "failed", "canceled", "skipped"];
+
 pub fn list(
     state: &State,
     request: &Recorded,

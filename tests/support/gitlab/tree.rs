@@ -393,6 +393,37 @@ impl GitLab {
             .filter(|r| r.query_values("page").first().is_none_or(|p| *p == "1"))
             .count()
     }
+
+    /// Reads of the whole list (no `scope`), counted by their first page.
+    pub fn full_reads(&self, pipeline: u64, list: &str) -> usize {
+        let suffix = format!("/pipelines/{pipeline}/{list}");
+        self.requests_to("GET", &suffix)
+            .iter()
+            .filter(|r| r.query_values("page").first().is_none_or(|p| *p == "1"))
+            .filter(|r| r.query_values("scope[]").is_empty())
+            .count()
+    }
+
+    /// Reads of the list's unfinished jobs only (`scope[]=` each status that is not final, and
+    /// no other), counted by their first page.
+    pub fn unfinished_reads(&self, pipeline: u64, list: &str) -> usize {
+        let suffix = format!("/pipelines/{pipeline}/{list}");
+        self.requests_to("GET", &suffix)
+            .iter()
+            .filter(|r| r.query_values("page").first().is_none_or(|p| *p == "1"))
+            .filter(|r| {
+                let mut asked = r.query_values("scope[]");
+                asked.sort_unstable();
+                let mut unfinished: Vec<&str> = STATUSES
+                    .iter()
+                    .copied()
+                    .filter(|s| !FINAL.contains(s))
+                    .collect();
+                unfinished.sort_unstable();
+                asked == unfinished
+            })
+            .count()
+    }
 }
 
 /// The answer of GitLab's catch-all route (a route this GitLab does not have).
