@@ -607,3 +607,95 @@ fn a_change_on_any_page_after_rounds_without_one_is_judged() {
         );
     }
 }
+
+// ---- rounds that ask only for what can change ---------------------------------------------------
+
+/// A skipped job made `created` again (as retrying a pipeline does to its skipped jobs): the
+/// answer differs from the last by the status alone, of the same length, and the gate goes on
+/// waiting and judges the job as it ends (a fingerprint of the answer once took it as unchanged,
+/// and `--allow-skipped` passed).
+#[test]
+fn a_skipped_job_made_created_again_is_no_pass() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(1, "a", "test", "skipped").then(&[
+            "skipped", "skipped", "created", "pending", "running", "failed",
+        ]),
+        Job::new(2, "b", "test", "running").then(&[
+            "running", "running", "running", "running", "running", "running", "running", "success",
+        ]),
+    ]);
+    let run = wait(&server, &["a", "b"], &["--allow-skipped"]);
+    run.expect(1);
+    run.says("a (#1): skipped -> created");
+    run.says("NOT PASSED: a (#1) failed");
+}
+
+/// A job that passed, retried and failed between two reads (never seen unfinished), while the
+/// wait goes on for another: the rounds that ask only for unfinished jobs cannot see it, and the
+/// whole read that must confirm a verdict does: exit 1, judged by the newest attempt.
+#[test]
+fn a_passed_job_retried_and_failed_unseen_is_judged_by_the_confirming_read() {
+    let server = GitLab::start(GITLAB_18);
+    let mut retried_late = vec![vec![]; 6];
+    retried_late.push(vec![Step::RetryEnded("failed")]);
+    server.add([
+        Job::new(1, "a", "test", "success").steps(retried_late),
+        Job::new(2, "b", "test", "running")
+            .then(&["running", "running", "running", "running", "success"]),
+    ]);
+    let run = wait(&server, &["a", "b"], &[]);
+    run.expect(1);
+    let newest = server.latest("a");
+    assert_ne!(newest.id, 1, "a was retried");
+    run.says(&format!(
+        "a (#{}): success -> failed (new attempt, was #1)",
+        newest.id
+    ));
+    run.never_says("passed: a");
+}
+
+/// `--verbose` says what each round asked for: the unfinished jobs (`scope[]=…`), and the whole
+/// list when a followed job left them.
+#[test]
+fn verbose_shows_what_a_round_asked_for() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(2, "b", "test", "running").then(&["running", "running", "success"])]);
+    let run = wait(&server, &["b"], &["--verbose"]);
+    run.expect(0);
+    run.says("/pipelines/1000/jobs?scope[]=created&scope[]=waiting_for_resource");
+    run.says("scope[]=running&scope[]=canceling&scope[]=manual&scope[]=scheduled&per_page=100&page=1 -> 200");
+    run.says("b (#2) is not among the unfinished jobs of pipeline 1000; reading them all");
+    run.says("/pipelines/1000/jobs?per_page=100&page=1 -> 200");
+    run.never_says(JOB_TOKEN);
+}
+
+/// A GitLab that refuses `scope[]` (400, as for a status it does not know) gets whole lists from
+/// then on, and the verdict is the same.
+#[test]
+fn a_gitlab_that_refuses_scope_gets_whole_lists() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([
+        Job::new(2, "b", "test", "running").then(&["running", "running", "running", "failed"])
+    ]);
+    server.fault(
+        Fault::status(
+            "GET",
+            "/pipelines/1000/jobs",
+            400,
+            r#"{"error":"scope does not have a valid value"}"#,
+        )
+        .with_query("scope[]")
+        .forever(),
+    );
+    let run = wait(&server, &["b"], &[]);
+    run.expect(1);
+    run.says("GitLab refused to list only unfinished jobs");
+    run.says("NOT PASSED: b (#2) failed");
+    let scoped = server
+        .requests_to("GET", "/pipelines/1000/jobs")
+        .iter()
+        .filter(|r| !r.query_values("scope[]").is_empty())
+        .count();
+    assert_eq!(scoped, 1, "asked once, then never again");
+}

@@ -58,6 +58,9 @@ enum Tick {
     Status(&'static str),
     /// Someone retries the job; its new attempt walks these statuses.
     Retry(Vec<&'static str>),
+    /// Someone retries the job and its new attempt ends with this status before the next read:
+    /// a round that asks only for unfinished jobs never sees it.
+    RetryEnded(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +155,7 @@ fn tick() -> impl Strategy<Value = Tick> {
         4 => status_of(&FINALS).prop_map(Tick::Status),
         1 => status_of(&["manual", "scheduled"]).prop_map(Tick::Status),
         1 => walk(true).prop_map(Tick::Retry),
+        1 => status_of(&FINALS).prop_map(Tick::RetryEnded),
     ]
 }
 
@@ -383,6 +387,7 @@ fn server_for(case: &Case) -> (GitLab, Vec<String>) {
                             .map(|s| vec![Step::Status(s), log_line(s)])
                             .collect(),
                     )],
+                    Tick::RetryEnded(s) => vec![Step::RetryEnded(s)],
                 })
                 .collect(),
         );
@@ -546,6 +551,7 @@ fn ends(spec: &JobSpec, cmd: Cmd) -> bool {
         match tick {
             Tick::Status(s) => status = s,
             Tick::Retry(walk) => status = walk.last().copied().unwrap_or("pending"),
+            Tick::RetryEnded(s) => status = s,
         }
     }
     if matches!(cmd, Cmd::PlayWait | Cmd::RetryWait) {

@@ -28,6 +28,9 @@ pub enum Step {
     Log(Vec<u8>),
     /// Someone retries it: a new job with the same name takes over, with these steps.
     Retry(Vec<Vec<Step>>),
+    /// Someone retries it and the new attempt ends, with this status, before anyone reads it (a
+    /// fast job between two reads).
+    RetryEnded(&'static str),
     /// The log is erased (shrinks to empty).
     EraseLog,
     /// A trigger job creates its downstream pipeline (registered with [`GitLab::add_pipeline`]):
@@ -261,6 +264,8 @@ impl Fault {
 pub struct Rule {
     pub method: &'static str,
     pub path_contains: String,
+    /// Only requests whose query has this key (`scope[]`).
+    pub query_key: Option<&'static str>,
     pub skip: usize,
     pub times: usize,
     pub fault: Fault,
@@ -271,6 +276,7 @@ impl Rule {
         Rule {
             method,
             path_contains: path_contains.into(),
+            query_key: None,
             skip: 0,
             times: 1,
             fault,
@@ -289,6 +295,12 @@ impl Rule {
 
     pub fn forever(self) -> Rule {
         self.times(usize::MAX)
+    }
+
+    /// Strikes only requests whose query has `key`.
+    pub fn with_query(mut self, key: &'static str) -> Rule {
+        self.query_key = Some(key);
+        self
     }
 
     pub fn method(mut self, method: &'static str) -> Rule {
@@ -323,6 +335,9 @@ impl Rule {
             .is_none_or(|p| *p == "1");
         (self.method.is_empty() || self.method == request.method)
             && request.path.contains(&self.path_contains)
+            && self
+                .query_key
+                .is_none_or(|key| request.query.iter().any(|(k, _)| k == key))
             && (on_page_1 || !matches!(self.fault, Fault::ShiftBetweenPages { .. }))
     }
 }
@@ -412,6 +427,9 @@ impl State {
                 if let Some(job) = self.job_mut(new_id) {
                     job.timeline = ticks.into();
                 }
+            }
+            Step::RetryEnded(status) => {
+                self.clone_as_new_attempt(id, status);
             }
             Step::CreateDownstream(pipeline) => self.create_downstream(id, pipeline),
         }
