@@ -191,7 +191,8 @@ pub struct RawArgs {
     pub version: bool,
     /// The command and the selectors, in order.
     pub positional: Vec<String>,
-    /// The flags given, for the check that each belongs to the command.
+    /// The flags given, in the order given, for the check that each belongs to the command (the
+    /// first that does not is the one named).
     pub given: Vec<&'static Flag>,
 }
 
@@ -200,7 +201,10 @@ pub struct RawArgs {
 pub struct Flag {
     /// `--api-url`.
     pub long: &'static str,
-    pub short: Option<char>,
+    /// `-v`: a dash and one letter. Only switches have one: `-vf` is read as `-v -f` (see
+    /// `cluster` in parse.rs), and pico-args, asked key by key, would read a flag's values given
+    /// with its long key before those given with its short one.
+    pub short: Option<&'static str>,
     /// The value's placeholder (`URL`); `None` for a switch.
     pub value: Option<&'static str>,
     pub help: &'static str,
@@ -306,7 +310,7 @@ pub static FLAGS: &[Flag] = &[
     },
     Flag {
         long: "--verbose",
-        short: Some('v'),
+        short: Some("-v"),
         value: None,
         help: "log each request (method, URL, status, time; never a token) on stderr",
         variable: None,
@@ -435,7 +439,7 @@ pub static FLAGS: &[Flag] = &[
     },
     Flag {
         long: "--follow",
-        short: Some('f'),
+        short: Some("-f"),
         value: None,
         help: "print the log as it grows until the job ends; exit 0 on success, 1 otherwise",
         variable: None,
@@ -512,7 +516,7 @@ pub static FLAGS: &[Flag] = &[
     },
     Flag {
         long: "--help",
-        short: Some('h'),
+        short: Some("-h"),
         value: None,
         help: "show this help (or a command's: gljob COMMAND --help)",
         variable: None,
@@ -524,7 +528,7 @@ pub static FLAGS: &[Flag] = &[
     },
     Flag {
         long: "--version",
-        short: Some('V'),
+        short: Some("-V"),
         value: None,
         help: "show gljob's version, target and commit",
         variable: None,
@@ -537,6 +541,11 @@ pub static FLAGS: &[Flag] = &[
 ];
 
 impl Flag {
+    /// The keys pico-args is asked for: the long one, then the short one if any.
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::once(self.long).chain(self.short)
+    }
+
     pub fn applies_to(&self, command: CommandName) -> bool {
         match self.applies {
             Applies::All => true,

@@ -88,7 +88,7 @@ fn flag_lines<'a>(flags: impl Iterator<Item = &'a Flag>, width: usize) -> String
     for flag in flags {
         let mut head = String::from("  ");
         if let Some(short) = flag.short {
-            head.push_str(&format!("-{short}, "));
+            head.push_str(&format!("{short}, "));
         }
         head.push_str(flag.long);
         if let Some(value) = flag.value {
