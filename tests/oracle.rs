@@ -192,8 +192,8 @@ fn job_spec() -> impl Strategy<Value = JobSpec> {
                             ended = FINALS.contains(&s);
                             real.push(Tick::Status(s));
                         }
-                        Tick::Retry(walk) => {
-                            real.push(Tick::Retry(walk));
+                        retry @ (Tick::Retry(_) | Tick::RetryEnded(_)) => {
+                            real.push(retry);
                             break;
                         }
                     }
