@@ -67,6 +67,52 @@ fn invocation(
     raw: RawArgs,
     selector_texts: Vec<String>,
 ) -> Result<Invocation, String> {
+    check_flags(command, &raw, &selector_texts)?;
+    let junit = match &raw.junit {
+        Some(path) if path.trim().is_empty() => return Err("--junit needs a file name".into()),
+        Some(path) => {
+            let path = std::path::PathBuf::from(path);
+            crate::junit::check_path(&path)?;
+            Some(path)
+        }
+        None => None,
+    };
+    let selectors = selectors(command, &raw, &selector_texts)?;
+    let wait_options = wait_options(&raw)?;
+    let format = format(&raw, command)?;
+    let parsed = typed_command(command, &raw, selectors, wait_options, &format)?;
+    let overrides = overrides(&raw)?;
+    let retries = raw
+        .retries
+        .as_deref()
+        .map(|t| {
+            t.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("--retries '{t}' must be a whole number"))
+        })
+        .transpose()?
+        .unwrap_or(DEFAULT_RETRIES);
+    Ok(Invocation {
+        report: super::Report {
+            junit,
+            no_sections: raw.no_sections,
+        },
+        command: parsed,
+        overrides,
+        format,
+        verbose: raw.verbose,
+        retries,
+    })
+}
+
+/// The rules between the command and its flags and arguments that need no conversion: which
+/// flags apply, whether it takes selectors, and the flags that only mean something with
+/// `--wait` or `--follow`.
+fn check_flags(
+    command: CommandName,
+    raw: &RawArgs,
+    selector_texts: &[String],
+) -> Result<(), String> {
     let name = command.name();
     for flag in &raw.given {
         if !flag.applies_to(command) {
@@ -76,7 +122,7 @@ fn invocation(
             ));
         }
     }
-    let (takes_selectors, needs_selector) = command.selectors();
+    let (takes_selectors, _) = command.selectors();
     if !takes_selectors && let Some(text) = selector_texts.first() {
         return Err(format!(
             "`gljob {name}` takes no argument '{text}'; see gljob {name} --help"
@@ -109,18 +155,17 @@ fn invocation(
             "--strict, --allow-skipped, --junit and --no-sections need --wait on `gljob {name}`"
         ));
     }
-    let junit = match &raw.junit {
-        Some(path) if path.trim().is_empty() => return Err("--junit needs a file name".into()),
-        Some(path) => {
-            let path = std::path::PathBuf::from(path);
-            crate::junit::check_path(&path)?;
-            Some(path)
-        }
-        None => None,
-    };
+    Ok(())
+}
 
+/// The selectors given as arguments, then `--stage`s; as many as the command takes.
+fn selectors(
+    command: CommandName,
+    raw: &RawArgs,
+    selector_texts: &[String],
+) -> Result<Vec<Selector>, String> {
     let mut selectors: Vec<Selector> = Vec::new();
-    for text in &selector_texts {
+    for text in selector_texts {
         selectors.push(Selector::parse(text)?);
     }
     for stage in &raw.stages {
@@ -129,15 +174,21 @@ fn invocation(
         }
         selectors.push(Selector::Stage(stage.clone()));
     }
+    let (_, needs_selector) = command.selectors();
     if selectors.is_empty() && needs_selector {
         return Err(format!(
-            "`gljob {name}` needs a job: an id, a name, a pattern such as 'test:*', or --stage NAME"
+            "`gljob {}` needs a job: an id, a name, a pattern such as 'test:*', or --stage NAME",
+            command.name()
         ));
     }
     if command == CommandName::Trace && selectors.len() > 1 {
         return Err("`gljob trace` prints one job's log; give one selector".into());
     }
+    Ok(selectors)
+}
 
+/// `--timeout`, `--interval`, `--strict` and `--allow-skipped`, for whatever waits.
+fn wait_options(raw: &RawArgs) -> Result<WaitOptions, String> {
     let timeout = raw
         .timeout
         .as_deref()
@@ -149,45 +200,35 @@ fn invocation(
         .map(|t| positive_duration("--interval", t))
         .transpose()?
         .unwrap_or(DEFAULT_INTERVAL);
-    let policy = Policy {
-        strict: raw.strict,
-        allow_skipped: raw.allow_skipped,
-    };
-    let wait_options = WaitOptions {
+    Ok(WaitOptions {
         timeout,
         interval,
-        policy,
-    };
-    let format = format(&raw, command)?;
-    let limit = raw
-        .limit
-        .as_deref()
-        .map(|t| match t.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!(
-                "--limit '{t}' must be a whole number of jobs, at least 1"
-            )),
-        })
-        .transpose()?;
+        policy: Policy {
+            strict: raw.strict,
+            allow_skipped: raw.allow_skipped,
+        },
+    })
+}
+
+/// The command with its own flags converted, and the rules that hold only for it.
+fn typed_command(
+    command: CommandName,
+    raw: &RawArgs,
+    selectors: Vec<Selector>,
+    wait_options: WaitOptions,
+    format: &Format,
+) -> Result<Command, String> {
+    let limit = limit(raw)?;
     let scopes = split_statuses(&raw.scopes, "--scope")?;
-    let inputs = raw
-        .inputs
-        .iter()
-        .map(|i| parse_input(i))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (i, (name, _)) in inputs.iter().enumerate() {
-        if inputs[..i].iter().any(|(earlier, _)| earlier == name) {
-            return Err(format!("--input {name} is given more than once"));
-        }
-    }
+    let inputs = inputs(raw)?;
     if raw.status.is_some() && (raw.strict || raw.allow_skipped) {
         return Err(
             "--status judges by the statuses listed; --strict and --allow-skipped do not apply"
                 .into(),
         );
     }
-
-    let parsed = match command {
+    let wait = raw.wait.then_some(wait_options);
+    Ok(match command {
         CommandName::Job => Command::Job { selectors },
         CommandName::Agents => Command::Agents,
         CommandName::Jobs => Command::Jobs {
@@ -197,7 +238,7 @@ fn invocation(
             limit,
         },
         CommandName::Bridges => {
-            if raw.tree && (format != Format::Human || limit.is_some() || !scopes.is_empty()) {
+            if raw.tree && (*format != Format::Human || limit.is_some() || !scopes.is_empty()) {
                 return Err(
                     "--tree draws the whole tree for people: --json, --field, --limit and \
                      --scope do not apply"
@@ -213,8 +254,8 @@ fn invocation(
         CommandName::Trace => Command::Trace {
             selectors,
             follow: raw.follow,
-            interval,
-            timeout,
+            interval: wait_options.interval,
+            timeout: wait_options.timeout,
         },
         CommandName::Play => Command::Play {
             selectors,
@@ -224,7 +265,7 @@ fn invocation(
                 .map(|v| parse_variable(v))
                 .collect::<Result<_, _>>()?,
             inputs,
-            wait: raw.wait.then_some(wait_options),
+            wait,
         },
         CommandName::Cancel => Command::Cancel {
             selectors,
@@ -233,7 +274,7 @@ fn invocation(
         CommandName::Retry => Command::Retry {
             selectors,
             inputs,
-            wait: raw.wait.then_some(wait_options),
+            wait,
         },
         CommandName::Erase => Command::Erase { selectors },
         CommandName::Wait => Command::Wait {
@@ -251,44 +292,56 @@ fn invocation(
                 ),
                 None => None,
             },
-            policy,
+            policy: wait_options.policy,
         },
-    };
+    })
+}
 
-    Ok(Invocation {
-        report: super::Report {
-            junit,
-            no_sections: raw.no_sections,
-        },
-        command: parsed,
-        overrides: Overrides {
-            api_url: raw.api_url,
-            project: raw.project,
-            pipeline: raw
-                .pipeline
-                .as_deref()
-                .map(|p| parse_id("--pipeline", p))
-                .transpose()?,
-            token: raw.token,
-            request_timeout: raw
-                .request_timeout
-                .as_deref()
-                .map(|t| positive_duration("--request-timeout", t))
-                .transpose()?,
-            ca_file: raw.ca_file,
-        },
-        format,
-        verbose: raw.verbose,
-        retries: raw
-            .retries
+/// `--limit N`, at least 1.
+fn limit(raw: &RawArgs) -> Result<Option<usize>, String> {
+    raw.limit
+        .as_deref()
+        .map(|t| match t.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "--limit '{t}' must be a whole number of jobs, at least 1"
+            )),
+        })
+        .transpose()
+}
+
+/// `--input NAME=VALUE`s, each name once.
+fn inputs(raw: &RawArgs) -> Result<Vec<(String, serde_json::Value)>, String> {
+    let inputs = raw
+        .inputs
+        .iter()
+        .map(|i| parse_input(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, (name, _)) in inputs.iter().enumerate() {
+        if inputs[..i].iter().any(|(earlier, _)| earlier == name) {
+            return Err(format!("--input {name} is given more than once"));
+        }
+    }
+    Ok(inputs)
+}
+
+/// The flags that take precedence over the job's variables.
+fn overrides(raw: &RawArgs) -> Result<Overrides, String> {
+    Ok(Overrides {
+        api_url: raw.api_url.clone(),
+        project: raw.project.clone(),
+        pipeline: raw
+            .pipeline
             .as_deref()
-            .map(|t| {
-                t.trim()
-                    .parse::<u32>()
-                    .map_err(|_| format!("--retries '{t}' must be a whole number"))
-            })
-            .transpose()?
-            .unwrap_or(DEFAULT_RETRIES),
+            .map(|p| parse_id("--pipeline", p))
+            .transpose()?,
+        token: raw.token.clone(),
+        request_timeout: raw
+            .request_timeout
+            .as_deref()
+            .map(|t| positive_duration("--request-timeout", t))
+            .transpose()?,
+        ca_file: raw.ca_file.clone(),
     })
 }
 

@@ -243,11 +243,62 @@ impl TreeSource<'_> {
         Ok((Statuses::All, context.list_of(at, kind, Statuses::All)?))
     }
 
+    /// What replaces the jobs followed below the trigger job `old` led through, now that it was
+    /// run again as `trigger`: `wanted` selected in its new pipeline, or `trigger` awaited until it
+    /// creates one. `above` is the way further up.
+    fn rerun(
+        &self,
+        trigger: &Listed,
+        old: &Via,
+        wanted: Vec<(Selector, String)>,
+        above: &[Via],
+    ) -> Result<Vec<Followed>> {
+        let context = self.context;
+        let Some(child) = context.downstream_of(trigger, &old.parent) else {
+            say::line(&format!(
+                "gljob: {} (#{}) was run again; waiting for the pipeline it creates",
+                trigger.job.name, trigger.job.id
+            ));
+            let mut awaiting = Followed::new(
+                trigger.clone(),
+                Track::ByName {
+                    at: old.parent.clone(),
+                },
+            );
+            awaiting.awaiting = Some(Downstream { wanted });
+            return Ok(vec![awaiting]);
+        };
+        let mut replacement: Vec<Followed> = Vec::new();
+        for (rest, path) in &wanted {
+            let found = context.resolve_below(
+                &way_down(above, &old.parent),
+                &old.trigger,
+                &child,
+                rest,
+                path,
+                1,
+            )?;
+            replacement.extend(
+                found
+                    .into_iter()
+                    .map(|selection| follow_selection(context, selection)),
+            );
+        }
+        let paths: Vec<&str> = wanted.iter().map(|(_, p)| p.as_str()).collect();
+        say::line(&format!(
+            "gljob: {} (#{}) was run again and created pipeline {}; following {} there",
+            trigger.job.name,
+            trigger.job.id,
+            child.id,
+            paths.join(", ")
+        ));
+        Ok(replacement)
+    }
+
     /// Jobs reached through a trigger job that has since been retried (its latest attempt names
     /// another pipeline, or none yet): what was selected in the old pipeline is selected again in
     /// the new one, or awaited until the new attempt creates it.
     fn follow_retriggered(&self, followed: &mut Vec<Followed>, snapshot: &Snapshot) -> Result<()> {
-        let context = self.context;
         // (how far up, the way down) of each trigger job run again.
         let mut stale: Vec<(usize, Via)> = Vec::new();
         // Every entry, settled ones too: a job that ended in this round's read of its pipeline
@@ -284,51 +335,7 @@ impl TreeSource<'_> {
             let Some(above) = above else {
                 continue;
             };
-            let mut replacement: Vec<Followed> = Vec::new();
-            match context.downstream_of(&trigger, &old.parent) {
-                Some(child) => {
-                    for (rest, path) in &wanted {
-                        let found = context.resolve_below(
-                            &way_down(&above, &old.parent),
-                            &old.trigger,
-                            &child,
-                            rest,
-                            path,
-                            1,
-                        )?;
-                        replacement.extend(
-                            found
-                                .into_iter()
-                                .map(|selection| follow_selection(context, selection)),
-                        );
-                    }
-                    say::line(&format!(
-                        "gljob: {} (#{}) was run again and created pipeline {}; following {} there",
-                        trigger.job.name,
-                        trigger.job.id,
-                        child.id,
-                        wanted
-                            .iter()
-                            .map(|(_, p)| p.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-                None => {
-                    let mut awaiting = Followed::new(
-                        trigger.clone(),
-                        Track::ByName {
-                            at: old.parent.clone(),
-                        },
-                    );
-                    awaiting.awaiting = Some(Downstream { wanted });
-                    say::line(&format!(
-                        "gljob: {} (#{}) was run again; waiting for the pipeline it creates",
-                        trigger.job.name, trigger.job.id
-                    ));
-                    replacement.push(awaiting);
-                }
-            }
+            let mut replacement = self.rerun(&trigger, &old, wanted, &above)?;
             for f in &mut replacement {
                 f.vias.extend(above.iter().cloned());
             }
