@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# What one round of a wait costs gljob, in instructions (valgrind's callgrind counts them; unlike
-# times on a shared machine, they repeat from run to run) and in peak memory, against the GitLab
-# test server's "bench" pipeline (1,000 jobs, 10 pages, about 2 MB of JSON).
+# What gljob's reads cost, in instructions (valgrind's callgrind counts them; unlike times on a
+# shared machine, they repeat from run to run) and in peak memory, and what a wait round asks of
+# GitLab (requests and bytes, counted by the test server), against the GitLab test server's bench
+# pipelines (1,000 jobs, 10 pages, about 2 MB of JSON).
 #
 #   bench/rounds.sh [GLJOB]      # default: the static release binary (scripts/build-static)
 #
@@ -72,46 +73,46 @@ measure "selection and verdict over 1,000 jobs: gljob check 'unit 1??'" 0 check 
 measure "all 1,000 jobs: gljob jobs --field id" 0 jobs --field id
 measure "all 1,000 jobs as GitLab's JSON: gljob jobs --json" 0 jobs --json
 
-# Wait rounds, on `slow`, which runs for ever: two waits that time out after different numbers
-# of rounds (counted from --verbose, ten page requests a read). Their difference is what the
-# extra rounds cost. In the `bench` pipeline the pages do not change from round to round (only
-# their jobs' fingerprints are computed; none is scanned again); in `bench-busy` every page holds
-# a running job whose duration grows with every read, as GitLab's do, so every page changes in
-# every round (that job is scanned again, the others on its page are recognised by their
-# fingerprints); in `bench-running` every job runs so, and every job is scanned in every round:
-# the most a round costs. A read of pages none of whose jobs was read before (the selection's)
-# is `check 'unit 1??'` above, with the read that confirms its pass.
-# Page requests, not whole reads: the wait that times out may be cut in the middle of a read, and
-# the pages it read cost what they cost.
-pages_of() { grep -c "/pipelines/1000/jobs -> 200" "$1"; }
-rounds_log=$(mktemp)
+# Wait rounds. In `bench-ten`, ten followed jobs (one on each of the 10 pages) run for ever: each
+# round asks for the unfinished jobs only (one page of 11 jobs, gljob's own among them). In
+# `bench-running` every job runs, so the unfinished jobs are all 1,000 (10 pages): the most a
+# round can cost. Two waits that time out after different numbers of rounds; their difference is
+# what the extra rounds cost. Rounds are counted by the test server (its /__stats log): every
+# read of the list but the selection's starts with its page 1.
+stats() { python3 -c '
+import json, sys, urllib.request
+log = json.load(urllib.request.urlopen(sys.argv[1]))["log"]
+lists = [r for r in log if r["path"].endswith("/pipelines/1000/jobs")]
+reads = sum(1 for r in lists if "page=1" in r["query"].split("&"))
+print(reads - 1, len(lists), sum(r["bytes"] or 0 for r in lists))
+' "${CI_API_V4_URL%/api/v4}/__stats"; }
 wait_rounds() {
-  local timeout=$1
+  local timeout=$1; shift
   fresh
   rm -f callgrind.out.gljob.*
   local code=0
-  valgrind --tool=callgrind --callgrind-out-file=callgrind.out.gljob.%p "$gljob" --verbose wait slow \
-    --interval 1s --timeout "$timeout" >/dev/null 2>"$rounds_log" || code=$?
-  [ "$code" = 124 ] || { echo "rounds.sh: gljob wait slow exited $code, not 124: no figure" >&2; exit 1; }
+  valgrind --tool=callgrind --callgrind-out-file=callgrind.out.gljob.%p "$gljob" wait "$@" \
+    --interval 1s --timeout "$timeout" >/dev/null 2>&1 || code=$?
+  [ "$code" = 124 ] || { echo "rounds.sh: gljob wait exited $code, not 124: no figure" >&2; exit 1; }
   count=$(callgrind_annotate callgrind.out.gljob.* 2>/dev/null | awk '/PROGRAM TOTALS/ && !done { gsub(",", "", $1); print $1; done = 1 }')
-  pages=$(pages_of "$rounds_log")
+  read -r rounds requests bytes < <(stats)
 }
 rounds() {
-  local what=$1
-  wait_rounds 6s
-  local short=$count short_pages=$pages
-  wait_rounds 12s
-  local long=$count long_pages=$pages
-  [ "$long_pages" -ge "$((short_pages + 10))" ] || { echo "rounds.sh: no more rounds in the longer wait" >&2; exit 1; }
-  # Ten page requests a round.
-  local steady=$(( (long - short) * 10 / (long_pages - short_pages) ))
-  peak_kib wait slow --interval 1s --timeout 6s
-  line "$what (of $(( (long_pages - short_pages) / 10 )) rounds)" "$steady" "$peak"
+  local what=$1; shift
+  wait_rounds 6s "$@"
+  local short=$count short_rounds=$rounds short_requests=$requests short_bytes=$bytes
+  wait_rounds 12s "$@"
+  local extra=$((rounds - short_rounds))
+  [ "$extra" -ge 2 ] || { echo "rounds.sh: no more rounds in the longer wait" >&2; exit 1; }
+  peak_kib wait "$@" --interval 1s --timeout 6s
+  line "$what (of $extra rounds)" "$(( (count - short) / extra ))" "$peak"
+  printf '%-62s %14s requests %12s bytes a round\n' "" \
+    "$(( (requests - short_requests) / extra ))" "$(( (bytes - short_bytes) / extra ))"
 }
-rounds "a wait round, pages unchanged"
-scenario=bench-busy
-rounds "a wait round, every page changed"
+scenario=bench-ten
+rounds "a wait round on 10 running jobs, one on each page" \
+  'unit 50' 'unit 150' 'unit 250' 'unit 350' 'unit 450' 'unit 550' 'unit 650' 'unit 750' \
+  'unit 850' 'unit 950'
 scenario=bench-running
-rounds "a wait round, every job changed"
-rm -f "$rounds_log"
+rounds "a wait round, every one of 1,000 jobs running" slow
 stop

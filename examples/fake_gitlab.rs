@@ -5,6 +5,7 @@
 //! cargo run --example fake_gitlab -- --scenario bench  # 1,000 jobs, 50 to wait on, a 50 MB log
 //! cargo run --example fake_gitlab -- --scenario bench-busy  # the same, every page changing per read
 //! cargo run --example fake_gitlab -- --scenario bench-running  # every job changing per read
+//! cargo run --example fake_gitlab -- --scenario bench-ten  # 1,000 jobs, 10 running for ever
 //! cargo run --example fake_gitlab -- --tls DIR         # HTTPS with its own CA, written to DIR/ca.pem
 //! cargo run --example fake_gitlab -- --scenario self --packages DIR
 //!     # gljob's own pipeline (.gitlab-ci.yml) as GitLab would list it; uploads written to DIR
@@ -51,7 +52,7 @@ fn parse_options() -> Result<Options, String> {
             "--tls" => options.tls_dir = Some(value()?),
             "--packages" => options.packages_dir = Some(value()?),
             "-h" | "--help" => {
-                return Err("usage: fake_gitlab [--port N] [--scenario demo|bench|bench-busy|bench-running|self] [--tick-ms N] [--tls DIR] [--packages DIR]".into());
+                return Err("usage: fake_gitlab [--port N] [--scenario demo|bench|bench-busy|bench-running|bench-ten|self] [--tick-ms N] [--tls DIR] [--packages DIR]".into());
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -160,6 +161,23 @@ fn bench_running(server: &GitLab, busy: impl Fn(u64) -> bool) {
     }
 }
 
+/// What a gate's rounds cost GitLab: 1,000 jobs (999 units and the job running gljob), of which
+/// the ten followed, `unit 950`, `unit 850`, … `unit 50`, one on each page, run for ever, their
+/// `duration` growing with every read as GitLab computes it. The others passed.
+fn bench_ten(server: &GitLab) {
+    let jobs: Vec<Job> = (1..=999u64)
+        .map(|i| {
+            let mut job = Job::new(10_000 + i, &format!("unit {i}"), "test", "success");
+            if i % 100 == 50 {
+                job.status = "running".into();
+                job.running_ticks = Some(0);
+            }
+            job
+        })
+        .collect();
+    server.add(jobs);
+}
+
 fn main() {
     let options = match parse_options() {
         Ok(options) => options,
@@ -209,9 +227,13 @@ fn main() {
             bench_running(&server, |_| true);
             server.state().external_root = server.url.clone();
         }
+        "bench-ten" => bench_ten(&server),
         "self" => own_pipeline(&server),
         other => {
-            eprintln!("unknown scenario {other}; demo, bench, bench-busy, bench-running or self");
+            eprintln!(
+                "unknown scenario {other}; demo, bench, bench-busy, bench-running, bench-ten or \
+                 self"
+            );
             std::process::exit(2);
         }
     }

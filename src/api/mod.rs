@@ -54,12 +54,21 @@ pub struct Client {
     request_timeout: Duration,
     proxy: Option<ProxyUrl>,
     deadline: Deadline,
+    note: fn(&str),
 }
 
 impl Client {
     /// Builds the client: the proxy chosen from the environment, and the bundled Mozilla roots plus
     /// any CA the job was given. Certificate verification is never turned off.
-    pub fn new(config: &Config, verbose: bool, retries: u32, deadline: Deadline) -> Result<Client> {
+    /// `note` is where the client's own lines go (a retry's reason, `--verbose`'s requests): the
+    /// caller's stderr. The client prints nothing itself.
+    pub fn new(
+        config: &Config,
+        verbose: bool,
+        retries: u32,
+        deadline: Deadline,
+        note: fn(&str),
+    ) -> Result<Client> {
         let mut builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // A redirect would carry the token to wherever GitLab (or a proxy) points; never follow.
@@ -100,6 +109,7 @@ impl Client {
             request_timeout: config.request_timeout,
             proxy: config.proxy.clone(),
             deadline,
+            note,
         })
     }
 

@@ -7,7 +7,6 @@ use super::{Client, MAX_JSON_BODY, explain};
 use crate::api::route::Call;
 use crate::error::{Error, ErrorKind, Result, clean_snippet};
 use crate::model::{Kind, Listed};
-use crate::say;
 use serde_json::value::RawValue;
 use std::collections::HashSet;
 
@@ -49,7 +48,7 @@ impl Client {
                 Err(err) if *err.kind() == ErrorKind::Inconsistent && tries < SNAPSHOT_TRIES => {
                     tries += 1;
                     if self.verbose {
-                        say::line(&format!("gljob: {}; reading it again", err.message()));
+                        (self.note)(&format!("gljob: {}; reading it again", err.message()));
                     }
                     self.deadline.check(&call.describe())?;
                 }

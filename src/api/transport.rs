@@ -4,7 +4,6 @@
 use super::{Client, MAX_ERROR_BODY, TokenKind, explain, timing};
 use crate::api::route::{Call, Method};
 use crate::error::{Error, ErrorKind, Result, clean_snippet};
-use crate::say;
 use serde_json::value::RawValue;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -88,7 +87,7 @@ impl Client {
                     delay.as_secs_f64()
                 )));
             }
-            say::line(&format!(
+            (self.note)(&format!(
                 "gljob: {}; retrying in {:.1}s",
                 error.message(),
                 delay.as_secs_f64()
@@ -203,7 +202,7 @@ impl Client {
     fn log(&self, call: &Call, query: &[(&str, String)], outcome: &str, started: Instant) {
         if self.verbose {
             let shown: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            say::line(&format!(
+            (self.note)(&format!(
                 "gljob: {} {}{}{}{} -> {outcome} ({} ms)",
                 call.route.method.as_str(),
                 self.root,

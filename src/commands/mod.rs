@@ -41,7 +41,13 @@ pub fn run(
     started: std::time::Instant,
 ) -> Result<ExitCode> {
     let deadline = Deadline::after(started, invocation.command.timeout());
-    let client = Client::new(&config, invocation.verbose, invocation.retries, deadline)?;
+    let client = Client::new(
+        &config,
+        invocation.verbose,
+        invocation.retries,
+        deadline,
+        crate::say::line,
+    )?;
     // `gljob job` and `gljob agents` read the token's own job and need no project.
     let project = match &invocation.command {
         Command::Job { selectors } if selectors.is_empty() => String::new(),

@@ -118,6 +118,7 @@ impl GitLab {
             },
             packages: Vec::new(),
             packages_dir: None,
+            answered: Vec::new(),
         }));
         let thread = {
             let server = Arc::clone(&server);

@@ -69,6 +69,10 @@ pub fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
         Some(fault) => serve_fault(guard, request, &recorded, fault),
         None => {
             let answer = real_answer(&mut guard, &recorded);
+            let index = guard.requests.len() - 1;
+            guard
+                .answered
+                .push((index, answer.status, answer.body.len()));
             drop(guard);
             respond(request, answer);
         }
@@ -99,6 +103,7 @@ pub fn control_reset(state: &mut State) -> Answer {
     state.jobs = state.initial_jobs.clone();
     state.next_id = 10_000;
     state.requests.clear();
+    state.answered.clear();
     Answer::json(200, json!({"jobs": state.jobs.len()}))
 }
 
@@ -118,9 +123,27 @@ pub fn control_stats(state: &State) -> Answer {
         .filter(|r| r.path.ends_with("/jobs") && r.path.contains("/pipelines/"))
         .filter(|r| r.query_values("page").first().is_none_or(|p| *p == "1"))
         .count();
+    // Each API request as it was asked, with what was answered (faults have no answer here).
+    let log: Vec<Value> = state
+        .requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.path.contains("/api/v4/"))
+        .map(|(i, r)| {
+            let query: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let answer = state.answered.iter().find(|(index, _, _)| *index == i);
+            json!({
+                "method": r.method,
+                "path": r.path,
+                "query": query.join("&"),
+                "status": answer.map(|a| a.1),
+                "bytes": answer.map(|a| a.2),
+            })
+        })
+        .collect();
     Answer::json(
         200,
-        json!({"requests": api.len(), "pipeline_list_pages": list_pages, "pipeline_list_reads": list_reads}),
+        json!({"requests": api.len(), "pipeline_list_pages": list_pages, "pipeline_list_reads": list_reads, "log": log}),
     )
 }
 

@@ -376,6 +376,9 @@ pub struct State {
     pub packages: Vec<(String, Vec<u8>)>,
     /// Where uploaded packages are also written (the `fake_gitlab` program's `--packages DIR`).
     pub packages_dir: Option<String>,
+    /// The real answers sent (not the faults): the request's index in `requests`, the status and
+    /// the body's length in bytes.
+    pub answered: Vec<(usize, u16, usize)>,
 }
 
 impl State {
