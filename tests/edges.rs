@@ -1,0 +1,213 @@
+//! Issue 17: what an independent review found at the edges, one test (or more) per finding:
+//! deadlines through a proxy's CONNECT exchange, a CA file that cannot be read at once, tokens
+//! echoed percent-encoded, and an API root without `/api/v4`.
+
+mod support;
+
+use std::time::Duration;
+use support::gitlab::{Fault, GitLab, Rule};
+use support::net::{Proxy, TlsGitLab, make_pki};
+use support::{Run, Stdout, run_within, runner_env};
+
+const GITLAB_18: (u32, u32) = (18, 3);
+
+/// Runs gljob with the runner's environment of `server` plus `extra`, killing it after `limit`
+/// (a watchdog: a hung gljob fails the test instead of hanging CI).
+fn gljob_within(
+    server: &GitLab,
+    args: &[&str],
+    extra: &[(&str, &str)],
+    limit: Duration,
+) -> Option<Run> {
+    let mut env = runner_env(server);
+    for (key, value) in extra {
+        env.retain(|(k, _)| k != key);
+        env.push((key.to_string(), value.to_string()));
+    }
+    run_within(args, &env, Stdout::Piped, limit)
+}
+
+// 1. Deadlines through proxies.
+
+/// The proxy's CONNECT reply, a byte every half second, would take 20 s: each byte comes well
+/// within `--request-timeout`'s per-read bound, so only a bound on the whole exchange stops it.
+#[test]
+fn a_proxy_trickling_its_connect_reply_cannot_outlast_the_deadline() {
+    let pki = make_pki();
+    let tls = TlsGitLab::start(&pki);
+    let proxy = Proxy::trickling(Duration::from_millis(500));
+    let server = GitLab::start(GITLAB_18);
+    let root = format!("https://localhost:{}/api/v4", tls.port);
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let extra = [
+        ("CI_API_V4_URL", root.as_str()),
+        ("CI_SERVER_TLS_CA_FILE", pki.ca_pem.as_str()),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+    ];
+
+    let run = gljob_within(
+        &server,
+        &["wait", "deploy", "--timeout", "2s", "--interval", "1s"],
+        &extra,
+        Duration::from_secs(10),
+    )
+    .expect("gljob wait --timeout 2s was still running after 10 s");
+    run.expect(124).says("--timeout");
+    assert!(
+        run.elapsed < Duration::from_secs(4),
+        "--timeout 2s took {:?}",
+        run.elapsed
+    );
+
+    // Without --timeout, the whole-answer bound of each call (4 x --request-timeout) covers the
+    // CONNECT exchange too; the connect phase is the first part of it and ends within
+    // --request-timeout. With --retries 0: within --request-timeout + 2 s, exit 3.
+    let run = gljob_within(
+        &server,
+        &["job", "--request-timeout", "1s", "--retries", "0"],
+        &extra,
+        Duration::from_secs(10),
+    )
+    .expect("gljob job --request-timeout 1s was still running after 10 s");
+    run.expect(3).says("http://127.0.0.1");
+    assert!(
+        run.elapsed < Duration::from_secs(3),
+        "--request-timeout 1s took {:?}",
+        run.elapsed
+    );
+    assert!(
+        tls.requests.lock().unwrap().is_empty(),
+        "no request reached GitLab"
+    );
+    assert!(!proxy.heads().is_empty(), "the requests went to the proxy");
+}
+
+/// The bound on the CONNECT exchange ends with it: an answer that comes through the tunnel slowly
+/// (about 1.5 s here, each byte within --request-timeout 1s, the whole within its 4 s) is read
+/// whole, as it is without a proxy.
+#[test]
+fn after_the_connect_exchange_the_tunnel_has_the_usual_bounds() {
+    let server = GitLab::start(GITLAB_18);
+    let proxy = Proxy::start();
+    let plain = support::gljob(&server, &["job", "--json"], &[]);
+    plain.expect(0);
+    let bytes_per_sec = (plain.stdout.len() as u32 * 2 / 3).max(1);
+    server.fault(Rule::new("GET", "/job", Fault::Trickle { bytes_per_sec }));
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let run = support::gljob(
+        &server,
+        &["job", "--json", "--request-timeout", "1s", "--retries", "0"],
+        &[("HTTP_PROXY", Some(&proxy_url))],
+    );
+    run.expect(0);
+    assert_eq!(run.stdout, plain.stdout);
+    assert!(
+        run.elapsed > Duration::from_secs(1),
+        "the answer came slowly: {:?}",
+        run.elapsed
+    );
+    assert_eq!(proxy.heads().len(), 1);
+}
+
+// 2. A CA file that cannot be read at once.
+
+/// A file another process holds a write lease on: a regular file whose open waits until the
+/// lease is given up or broken (`/proc/sys/fs/lease-break-time`, 45 s by default), like
+/// `/proc/kmsg`, whose reads wait for the kernel's next message. Made here, so that the test
+/// does not depend on what the machine's /proc lets root read.
+#[cfg(target_os = "linux")]
+struct Leased {
+    path: std::path::PathBuf,
+    pem: String,
+    _file: std::fs::File,
+}
+
+#[cfg(target_os = "linux")]
+impl Leased {
+    fn create(name: &str) -> Leased {
+        use std::os::fd::AsRawFd;
+        unsafe extern "C" {
+            fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+        }
+        // <fcntl.h> on Linux (asm-generic, as on x86_64 and aarch64).
+        const F_SETSIG: i32 = 10;
+        const F_SETLEASE: i32 = 1024;
+        const F_WRLCK: i32 = 1;
+        // Ignored unless handled: breaking the lease signals its holder (SIGIO by default, which
+        // would end the test process).
+        const SIGWINCH: i32 = 28;
+        let dir = std::env::temp_dir().join(format!("gljob-edges-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        let pem = make_pki().ca_pem;
+        std::fs::write(&path, &pem).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: plain fcntl calls on a descriptor this function owns.
+        let (sig, lease) = unsafe {
+            (
+                fcntl(file.as_raw_fd(), F_SETSIG, SIGWINCH),
+                fcntl(file.as_raw_fd(), F_SETLEASE, F_WRLCK),
+            )
+        };
+        assert_eq!(
+            (sig, lease),
+            (0, 0),
+            "a write lease on {} (leases enabled in /proc/sys/fs/leases-enable?): {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+        Leased {
+            path,
+            pem,
+            _file: file,
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_ca_file_that_cannot_be_read_at_once_is_refused_at_once() {
+    let server = GitLab::start(GITLAB_18);
+    let leased = Leased::create("held.pem");
+    let path = leased.path.to_str().unwrap();
+    for variable in ["CI_SERVER_TLS_CA_FILE", "SSL_CERT_FILE"] {
+        let run = gljob_within(
+            &server,
+            &["wait", "deploy", "--timeout", "3s"],
+            &[
+                ("CI_API_V4_URL", "https://gitlab.example.com/api/v4"),
+                (variable, path),
+            ],
+            Duration::from_secs(10),
+        )
+        .expect("gljob was still reading the CA file after 10 s");
+        // A usage error naming the variable and the file, and what to do.
+        run.expect(2)
+            .says(variable)
+            .says(path)
+            .says("cannot be read without waiting")
+            .says("point");
+        assert!(
+            run.elapsed < Duration::from_secs(2),
+            "refused after {:?}",
+            run.elapsed
+        );
+    }
+    // The same certificate in a file no one holds is a CA file like any other (not read from the
+    // held one: that open would wait for the lease too).
+    let copy = leased.path.with_file_name("free.pem");
+    std::fs::write(&copy, &leased.pem).unwrap();
+    let run = gljob_within(
+        &server,
+        &["job", "--retries", "0", "--request-timeout", "1s"],
+        &[
+            ("CI_API_V4_URL", "https://127.0.0.1:9/api/v4"),
+            ("CI_SERVER_TLS_CA_FILE", copy.to_str().unwrap()),
+        ],
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    run.expect(3).never_says("CA file");
+    assert!(server.requests().is_empty());
+    let _ = std::fs::remove_dir_all(leased.path.parent().unwrap());
+}
