@@ -5,7 +5,7 @@
 mod support;
 
 use std::time::Duration;
-use support::gitlab::{Fault, GitLab, Rule};
+use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Rule};
 use support::net::{Proxy, TlsGitLab, make_pki};
 use support::{Run, Stdout, run_within, runner_env};
 
@@ -210,4 +210,169 @@ fn a_ca_file_that_cannot_be_read_at_once_is_refused_at_once() {
     run.expect(3).never_says("CA file");
     assert!(server.requests().is_empty());
     let _ = std::fs::remove_dir_all(leased.path.parent().unwrap());
+}
+
+// 3. Tokens echoed percent-encoded.
+
+/// Every byte encoded, hex digits in both cases.
+fn every_byte(secret: &str) -> String {
+    secret
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            if i % 2 == 0 {
+                format!("%{b:02X}")
+            } else {
+                format!("%{b:02x}")
+            }
+        })
+        .collect()
+}
+
+/// Only `-` and `_` encoded, as some encoders do.
+fn dashes(secret: &str) -> String {
+    secret.replace('-', "%2D").replace('_', "%5f")
+}
+
+/// A byte here and there, splitting the secret.
+fn split(secret: &str) -> String {
+    secret
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            if i % 5 == 1 {
+                format!("%{b:02X}")
+            } else {
+                (b as char).to_string()
+            }
+        })
+        .collect()
+}
+
+/// Percent-decodes `text` as a reader of gljob's output could, up to three times over.
+fn decodings(text: &str) -> Vec<String> {
+    let mut all = vec![text.to_string()];
+    for _ in 0..3 {
+        let last = all.last().unwrap();
+        let bytes = last.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |at: usize| (bytes[at] as char).to_digit(16);
+            if bytes[i] == b'%'
+                && i + 2 < bytes.len()
+                && let (Some(high), Some(low)) = (hex(i + 1), hex(i + 2))
+            {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        all.push(String::from_utf8_lossy(&out).into_owned());
+    }
+    all
+}
+
+/// None of the run's tokens, nor either end of one, in `text` or any of its decodings.
+#[track_caller]
+fn assert_no_token_decoded(text: &str, what: &str) {
+    for decoded in decodings(text) {
+        for token in [JOB_TOKEN, API_TOKEN] {
+            for needle in [token, &token[token.len() - 12..], &token[..12]] {
+                assert!(
+                    !decoded.contains(needle),
+                    "{what}: a token, percent-encoded ({needle:?} once decoded):\n{text}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_token_echoed_percent_encoded_reaches_no_output() {
+    let server = GitLab::start(GITLAB_18);
+    let mut deploy = Job::new(
+        7,
+        &format!("deploy {}", every_byte(JOB_TOKEN)),
+        "test",
+        "failed",
+    );
+    deploy.failure_reason = Some(format!("rejected {}", dashes(API_TOKEN)));
+    deploy.web_url = Some(format!(
+        "https://gitlab.example.com/group/sub/app/-/jobs/7?ref={}",
+        split(JOB_TOKEN)
+    ));
+    let lint = Job::new(8, &format!("lint {}", dashes(JOB_TOKEN)), "test", "failed");
+    let unit = Job::new(9, &format!("unit {}", split(API_TOKEN)), "test", "failed");
+    server.add([deploy, lint, unit]);
+    let report = std::env::temp_dir()
+        .join(format!("gljob-edges-junit-{}", std::process::id()))
+        .join("report.xml");
+    std::fs::create_dir_all(report.parent().unwrap()).unwrap();
+    let report_path = report.to_str().unwrap();
+
+    let runs: [(&str, &[&str]); 7] = [
+        ("the table", &["jobs"]),
+        ("key: value", &["job", "7"]),
+        (
+            "--field",
+            &[
+                "job",
+                "7",
+                "--field",
+                "name",
+                "--field",
+                "failure_reason",
+                "--field",
+                "web_url",
+            ],
+        ),
+        ("--dotenv", &["job", "7", "--dotenv"]),
+        (
+            "--dotenv --field",
+            &["job", "7", "--dotenv", "--field", "failure_reason"],
+        ),
+        (
+            "wait's verdict on stderr, and --junit",
+            &[
+                "wait",
+                "7",
+                "8",
+                "9",
+                "--interval",
+                "5ms",
+                "--junit",
+                report_path,
+            ],
+        ),
+        ("check's verdict", &["check", "7", "8", "9", "--verbose"]),
+    ];
+    for (what, args) in runs {
+        let run = support::gljob_api(&server, args);
+        assert!(run.code == 0 || run.code == 1, "{what}: {}", run.stderr);
+        assert!(
+            !run.stdout.is_empty() || !run.stderr.is_empty(),
+            "{what}: said nothing"
+        );
+        assert_no_token_decoded(&run.out(), &format!("{what} (stdout)"));
+        assert_no_token_decoded(&run.stderr, &format!("{what} (stderr)"));
+    }
+    let junit = std::fs::read_to_string(&report).expect("the report was written");
+    assert!(junit.contains("<testcase"), "{junit}");
+    assert_no_token_decoded(&junit, "--junit");
+
+    // An error body quoting the token, encoded: GitLab's words are quoted on stderr.
+    for (encoded, content_type) in [
+        (every_byte(JOB_TOKEN), "application/json"),
+        (dashes(JOB_TOKEN), "text/html"),
+    ] {
+        let body = format!(r#"{{"message":"401 Unauthorized - token {encoded} is not valid"}}"#);
+        server.fault(Fault::status("GET", "/job", 401, &body).content_type(content_type));
+        let run = support::gljob(&server, &["job", "--retries", "0"], &[]);
+        run.expect(3).says("401");
+        assert_no_token_decoded(&run.stderr, "an error quoting the token");
+    }
+    let _ = std::fs::remove_dir_all(report.parent().unwrap());
 }
