@@ -376,3 +376,77 @@ fn a_token_echoed_percent_encoded_reaches_no_output() {
     }
     let _ = std::fs::remove_dir_all(report.parent().unwrap());
 }
+
+// 4. An API root without /api/v4.
+
+#[test]
+fn an_api_root_without_api_v4_is_named_with_the_fix() {
+    let server = GitLab::start(GITLAB_18);
+    let bare = format!("http://127.0.0.1:{}", server.port);
+    // The test server answers outside /api/v4 as a web server does: 404, text/html.
+    for (args, path) in [
+        (&["job", "--retries", "0"][..], "/job"),
+        (
+            &["wait", "deploy", "--retries", "0", "--timeout", "5s"][..],
+            "/projects/42/pipelines/1000/jobs",
+        ),
+    ] {
+        for root in [bare.clone(), format!("{bare}/")] {
+            let run = support::gljob(&server, args, &[("CI_API_V4_URL", Some(&root))]);
+            run.expect(3)
+                .says(&format!("{bare}{path} answered 404"))
+                .says(&format!(
+                    "set CI_API_V4_URL (or --api-url) to {bare}/api/v4"
+                ));
+            assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        }
+    }
+    // GitLab itself, outside /api/v4, sends a request without a session to its sign-in page.
+    server.fault(
+        Fault::status("GET", "/job", 302, "")
+            .content_type("text/html")
+            .header("Location", &format!("{bare}/users/sign_in")),
+    );
+    let run = support::gljob(
+        &server,
+        &["job", "--retries", "0"],
+        &[("CI_API_V4_URL", Some(&bare))],
+    );
+    run.expect(3)
+        .says(&format!(
+            "{bare}/job answered 302 (to {bare}/users/sign_in)"
+        ))
+        .says("/users/sign_in")
+        .says(&format!("to {bare}/api/v4"));
+
+    // Under /api/v4, a 404 that is not one of GitLab's names the URL too.
+    server.fault(
+        Fault::status("GET", "/job", 404, "<html><body>Not Found</body></html>")
+            .content_type("text/html"),
+    );
+    let run = support::gljob(&server, &["job", "--retries", "0"], &[]);
+    run.expect(3)
+        .says(&format!("{}/job answered 404", server.url))
+        .says("is GitLab's API root");
+
+    // GitLab's own 404s keep their words and hints, and suggest nothing about /api/v4.
+    for (args, words, hint) in [
+        (
+            &["job", "12345", "--retries", "0"][..],
+            "\"404 Not found\"",
+            "no such job in this project",
+        ),
+        (
+            &["job", "7", "--project", "99", "--retries", "0"][..],
+            "\"404 Project Not Found\"",
+            "check CI_PROJECT_ID or --project",
+        ),
+    ] {
+        let run = support::gljob_api(&server, args);
+        run.expect(3)
+            .says(&format!("GitLab answered 404 {words}"))
+            .says(hint)
+            .never_says("api/v4")
+            .never_says("not GitLab's API");
+    }
+}
