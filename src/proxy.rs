@@ -207,9 +207,9 @@ impl ureq::unversioned::transport::Connector for Connector {
         if details.config.proxy().is_some() {
             return Ok(transport);
         }
-        // The proxy's connection. ureq made `details` when the connect phase began; its tunnel
-        // and the TLS handshake through it share the same bound (rustls' handshake already counts
-        // from `details.now`).
+        // The proxy's connection: the CONNECT exchange gets what is left of the connect phase,
+        // which began when ureq made `details` (the TLS handshake through the tunnel that follows
+        // is already counted from `details.now`, by ureq's rustls connector).
         let until = match (details.now, details.timeout.after) {
             (ureq::unversioned::transport::time::Instant::Exact(now), after)
                 if !after.is_not_happening() =>
