@@ -294,18 +294,59 @@ fn secret(source: &str, value: Option<String>) -> Result<Option<Secret>> {
 /// request), so they are refused by their kind before they are opened.
 const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
 
+/// `O_NONBLOCK`, which std does not name: the kernel's generic value, that of every Linux
+/// architecture gljob is built for (x86_64, aarch64); macOS and the BSDs use 4.
+#[cfg(target_os = "linux")]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(all(unix, not(target_os = "linux")))]
+const O_NONBLOCK: i32 = 0x0004;
+
+/// Reads a CA file, or refuses it when that would wait. Some regular files block: `/proc/kmsg`
+/// (a read waits for the kernel's next message), a file another process holds a lease on (an open
+/// waits up to `/proc/sys/fs/lease-break-time`, 45 s). Opened with `O_NONBLOCK`, the open and every
+/// read answer at once (`WouldBlock` where they would wait), while an ordinary file reads as
+/// usual: the flag changes nothing for data already on a disk. That is simpler than reading on a
+/// thread bounded by `--timeout`, and a config error says what to fix where a timeout would not
+/// (`docs/platform-behaviour.md` §2).
 fn read_ca_file(source: &str, path: &str) -> Result<Vec<u8>> {
-    use std::io::Read as _;
+    use std::io::{ErrorKind, Read as _};
     let refuse = |why: String| Error::usage(format!("{source}: the CA file '{path}' {why}"));
+    let would_wait = || {
+        refuse(format!(
+            "cannot be read without waiting (another process holds it, or it is a kernel or \
+             device file rather than data); point {source} at a PEM file of certificates"
+        ))
+    };
     let meta = std::fs::metadata(path)
         .map_err(|e| Error::usage(format!("{source}: cannot read the CA file '{path}': {e}")))?;
     if !meta.is_file() {
         return Err(refuse("is not a regular file".into()));
     }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, O_NONBLOCK);
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::WouldBlock => return Err(would_wait()),
+        Err(e) => return Err(refuse(format!("cannot be read: {e}"))),
+    };
+    // What was opened, not what the path named a moment before, must be a regular file.
+    if !file.metadata().is_ok_and(|meta| meta.is_file()) {
+        return Err(refuse("is not a regular file".into()));
+    }
     let mut pem = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_CA_FILE + 1).read_to_end(&mut pem))
-        .map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    let mut reader = file.take(MAX_CA_FILE + 1);
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => pem.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Err(would_wait()),
+            Err(e) => return Err(refuse(format!("cannot be read: {e}"))),
+        }
+    }
     if pem.len() as u64 > MAX_CA_FILE {
         return Err(refuse(format!("is larger than {} MiB", MAX_CA_FILE >> 20)));
     }

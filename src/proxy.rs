@@ -5,9 +5,16 @@
 //! http, upper or lower case), else `ALL_PROXY`; and not at all when `NO_PROXY` names the host.
 //! ureq's own reading of the environment takes `HTTPS_PROXY` for http targets too and knows no
 //! ports in `NO_PROXY`, hence this module.
+//!
+//! [`Connector`] bounds the proxy's CONNECT exchange as a whole, which ureq bounds only per read
+//! (`docs/platform-behaviour.md` §1).
 
 use crate::error::{Error, Result};
 use crate::url::{ApiRoot, encode};
+use std::time::Instant;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, DefaultConnector, NextTimeout, Transport,
+};
 
 /// The proxy URL to use for `api_root`, or `None`. `env` is the process environment in production.
 pub fn choose(
@@ -170,6 +177,116 @@ fn in_cidr(host: &str, net: &str, bits: &str) -> bool {
         u32::MAX << (32 - bits)
     };
     u32::from(host) & mask == u32::from(net) & mask
+}
+
+/// ureq's connectors, with the proxy's connection bounded as a whole while the CONNECT exchange
+/// runs. For an agent with a proxy only: there, the one connection made without a proxy is the
+/// one to the proxy itself (ureq's `ConnectProxyConnector` asks for it with the proxy removed from
+/// the configuration).
+///
+/// Why: ureq 3.5 computes the connect phase's time left once, as a duration (`details.timeout`,
+/// the least of `timeout_connect`, `timeout_global` and `timeout_per_call`), and reads the proxy's
+/// reply in a loop handing that same duration to every read. A proxy that sends its reply a byte
+/// at a time, each within the duration, holds the connection open for as long as it likes, past
+/// `--timeout` and `--request-timeout` alike. Here the duration is turned into an instant once,
+/// and every read and write of the exchange gets only what is left of it.
+#[derive(Debug, Default)]
+pub struct Connector {
+    inner: DefaultConnector,
+}
+
+impl ureq::unversioned::transport::Connector for Connector {
+    type Out = Box<dyn Transport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> std::result::Result<Option<Self::Out>, ureq::Error> {
+        let transport = self.inner.connect(details, chained)?;
+        if details.config.proxy().is_some() {
+            return Ok(transport);
+        }
+        // The proxy's connection: the CONNECT exchange gets what is left of the connect phase,
+        // which began when ureq made `details` (the TLS handshake through the tunnel that follows
+        // is already counted from `details.now`, by ureq's rustls connector).
+        let until = match (details.now, details.timeout.after) {
+            (ureq::unversioned::transport::time::Instant::Exact(now), after)
+                if !after.is_not_happening() =>
+            {
+                now.checked_add(*after)
+            }
+            _ => None,
+        };
+        Ok(transport.map(|inner| {
+            Box::new(Exchanging {
+                inner,
+                until,
+                replied: false,
+            }) as Box<dyn Transport>
+        }))
+    }
+}
+
+/// The connection to the proxy, bounded by `until` while the CONNECT exchange runs.
+#[derive(Debug)]
+struct Exchanging {
+    inner: Box<dyn Transport>,
+    /// The end of the connect phase; `None` once the tunnel carries the request, whose phases
+    /// ureq bounds itself (each computed anew from the call's start).
+    until: Option<Instant>,
+    /// Whether the proxy's reply has been read from: the exchange is one request, then its reply,
+    /// so the next write is the tunnel's first (a TLS hello or the request).
+    replied: bool,
+}
+
+impl Exchanging {
+    /// `timeout`, cut to what is left before `until`; a timeout error once nothing is.
+    fn bounded(&self, mut timeout: NextTimeout) -> std::result::Result<NextTimeout, ureq::Error> {
+        if let Some(until) = self.until {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ureq::Error::Timeout(ureq::Timeout::Connect));
+            }
+            if left < *timeout.after {
+                timeout.after = left.into();
+                timeout.reason = ureq::Timeout::Connect;
+            }
+        }
+        Ok(timeout)
+    }
+}
+
+impl Transport for Exchanging {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(
+        &mut self,
+        amount: usize,
+        timeout: NextTimeout,
+    ) -> std::result::Result<(), ureq::Error> {
+        if self.replied {
+            self.until = None;
+        }
+        let timeout = self.bounded(timeout)?;
+        self.inner.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
+        let timeout = self.bounded(timeout)?;
+        self.replied = true;
+        self.inner.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! Two things are done there and nowhere else:
 //! - **redaction**: a [`Redactor`] knows every secret of the run (both tokens, the credentials of
 //!   the API URL and of the proxies, `private_token=` values) and removes each wherever it appears,
-//!   including text quoted from a server or a proxy that echoes what it was sent;
+//!   including text quoted from a server or a proxy that echoes what it was sent, and any stretch
+//!   of text whose percent-decoding holds one (a token echoed with some or all bytes encoded);
 //! - **neutralising control characters**: a job name such as `x\r\n\e[32mpassed: deploy` must not
 //!   forge a line of the CI log, so CR, LF, ESC and the other control characters (and Unicode's
 //!   direction overrides) are shown escaped (`\r`, `\n`, `\x1b`).
@@ -123,11 +124,142 @@ impl Redactor {
                 out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
             }
         }
+        if out.contains('%')
+            && let Some(cleaned) = self.redact_encoded(&out)
+        {
+            out = Cow::Owned(cleaned);
+        }
         match redact_url_credentials(&out) {
             Some(cleaned) => Cow::Owned(cleaned),
             None => out,
         }
     }
+
+    /// Removes every stretch of `text` whose percent-decoding holds a secret, however it was
+    /// encoded: every byte (`%67%6C%70…`), some (`glpat%2DSECRET`), hex digits in either case, a
+    /// secret split by encoded bytes; and encoded again, up to [`DECODING_LEVELS`] times. The
+    /// text is decoded level by level, each decoded byte remembering where in `text` it began, so
+    /// that a secret found in the decoding is cut out of `text` itself. `None` when nothing was.
+    ///
+    /// Each level costs one pass over the text and one linear search per secret form (no search
+    /// backtracks), whatever the text holds.
+    fn redact_encoded(&self, text: &str) -> Option<String> {
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut bytes: Vec<u8> = text.as_bytes().to_vec();
+        // `origin[k]`: where the byte `k` of the current decoding begins in `text`; one more
+        // entry for the end.
+        let mut origin: Vec<usize> = (0..=bytes.len()).collect();
+        for _ in 0..DECODING_LEVELS {
+            let Some((decoded, decoded_origin)) = decode_level(&bytes, &origin) else {
+                break;
+            };
+            (bytes, origin) = (decoded, decoded_origin);
+            for secret in &self.secrets {
+                find_all(&bytes, secret.as_bytes(), |at| {
+                    spans.push((origin[at], origin[at + secret.len()]));
+                });
+            }
+        }
+        if spans.is_empty() {
+            return None;
+        }
+        spans.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        for (start, end) in spans {
+            // On character boundaries, widened if need be: a stretch cut out is never a part of
+            // a character.
+            let (start, end) = (floor_boundary(text, start), ceil_boundary(text, end));
+            if start < copied {
+                // Overlaps the stretch cut out before it: one stretch.
+                copied = copied.max(end);
+                continue;
+            }
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED);
+            copied = end;
+        }
+        out.push_str(&text[copied..]);
+        Some(out)
+    }
+}
+
+/// How many times over a text is percent-decoded to look for secrets: once is what a server
+/// echoing a request does; twice, a URL of a URL. A bound, as each level costs a pass.
+const DECODING_LEVELS: usize = 4;
+
+/// One level of percent-decoding of `bytes` (`%XX`, either case; anything else as it is), and
+/// where each decoded byte begins in the original text. `None` when there was nothing to decode.
+fn decode_level(bytes: &[u8], origin: &[usize]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut decoded_origin = Vec::with_capacity(bytes.len() + 1);
+    let mut changed = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            decoded.push(high * 16 + low);
+            decoded_origin.push(origin[i]);
+            i += 3;
+            changed = true;
+            continue;
+        }
+        decoded.push(bytes[i]);
+        decoded_origin.push(origin[i]);
+        i += 1;
+    }
+    decoded_origin.push(origin[bytes.len()]);
+    changed.then_some((decoded, decoded_origin))
+}
+
+/// Calls `found` with every start of `needle` in `haystack`, in one pass that never backtracks
+/// (Knuth, Morris and Pratt): a long text of near misses costs no more than any other.
+fn find_all(haystack: &[u8], needle: &[u8], mut found: impl FnMut(usize)) {
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return;
+    }
+    // `fallback[i]`: the length of the longest proper prefix of `needle[..=i]` that is also its
+    // suffix, where a partial match resumes after a mismatch.
+    let mut fallback = vec![0usize; needle.len()];
+    let mut k = 0;
+    for i in 1..needle.len() {
+        while k > 0 && needle[i] != needle[k] {
+            k = fallback[k - 1];
+        }
+        if needle[i] == needle[k] {
+            k += 1;
+        }
+        fallback[i] = k;
+    }
+    let mut k = 0;
+    for (i, &byte) in haystack.iter().enumerate() {
+        while k > 0 && byte != needle[k] {
+            k = fallback[k - 1];
+        }
+        if byte == needle[k] {
+            k += 1;
+        }
+        if k == needle.len() {
+            found(i + 1 - k);
+            k = fallback[k - 1];
+        }
+    }
+}
+
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
 }
 
 fn is_secret_query_key(key: &str) -> bool {
@@ -379,6 +511,81 @@ mod tests {
         for secret in ["jobSECRET", "urlSECRET", "pa/ss", "w0rd", "flagSECRET"] {
             assert!(!out.contains(secret), "{secret} in {out}");
         }
+    }
+
+    /// Percent-decodes `text` over and over, as a reader of the output could.
+    fn decoded(text: &str) -> String {
+        let mut text = text.to_string();
+        for _ in 0..DECODING_LEVELS {
+            text = percent_decode(&text);
+        }
+        text
+    }
+
+    #[test]
+    fn a_secret_is_removed_however_it_is_percent_encoded() {
+        let secret = "glpat-Ab_12-SECRETxyz";
+        let mut redactor = Redactor::default();
+        redactor.add(secret);
+        redactor.add("pässwörd");
+        let every_byte: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+        let mixed_case: String = secret
+            .bytes()
+            .enumerate()
+            .map(|(i, b)| {
+                let hex = format!("{b:02x}");
+                if i % 2 == 0 { hex.to_uppercase() } else { hex }
+            })
+            .map(|hex| format!("%{hex}"))
+            .collect();
+        let cases = [
+            every_byte.clone(),
+            mixed_case,
+            "glpat%2DAb%5F12%2dSECRETxyz".to_string(),
+            // Split by encoded bytes here and there.
+            "g%6Cpat-Ab_12-SEC%52ETx%79z".to_string(),
+            // Encoded twice.
+            every_byte.replace('%', "%25"),
+            "p%C3%A4ssw%c3%b6rd".to_string(),
+        ];
+        for encoded in cases {
+            let text = format!("name: deploy {encoded}, again {encoded}!");
+            let out = redactor.redact(&text);
+            assert!(!decoded(&out).contains(secret), "{encoded} -> {out}");
+            assert!(!decoded(&out).contains("pässwörd"), "{encoded} -> {out}");
+            assert!(
+                out.starts_with("name: deploy <redacted>, again <redacted>!"),
+                "{out}"
+            );
+        }
+        // Text around it is untouched, percent signs included.
+        assert_eq!(
+            redactor.redact("100% done, %zz and %41"),
+            "100% done, %zz and %41"
+        );
+        // Overlapping forms are one stretch.
+        assert_eq!(
+            redactor.redact(&format!("[{every_byte}{secret}]")),
+            "[<redacted><redacted>]"
+        );
+    }
+
+    #[test]
+    fn decoding_costs_a_pass_per_level_whatever_the_text() {
+        let mut redactor = Redactor::default();
+        redactor.add("aaaaaaaaaaaaaaaaaaaaaaaaaaaaab");
+        // Three megabytes of near misses, encoded; then escapes nested as deep as the text is
+        // long, each level of which would decode one more if levels were not bounded.
+        let near_misses = "%61".repeat(1 << 20);
+        let nested = format!("{}61", "%25".repeat(1 << 18));
+        let started = std::time::Instant::now();
+        assert_eq!(redactor.redact(&near_misses), near_misses);
+        assert_eq!(redactor.redact(&nested), nested);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

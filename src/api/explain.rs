@@ -34,9 +34,11 @@ pub fn gitlab_message(body: &[u8]) -> Option<String> {
     Some(clean_snippet(text.as_bytes(), 300))
 }
 
-/// The error for a non-success answer: GitLab's status and words, and a hint.
+/// The error for a non-success answer: GitLab's status and words, and a hint. `root` is the API
+/// root the request went to.
 pub fn refusal(
     call: &Call,
+    root: &str,
     status: u16,
     content_type: &str,
     location: Option<&str>,
@@ -57,6 +59,24 @@ pub fn refusal(
             clean_snippet(body, 120)
         ),
     };
+    if message.is_none()
+        && let Some(next) = not_the_api(root, status)
+    {
+        return Error::new(
+            ErrorKind::Refused {
+                status,
+                message: String::new(),
+            },
+            format!(
+                "{}: {root}{} answered {status}{} with {quoted}, which is not GitLab's API; {next}",
+                call.describe(),
+                call.path,
+                location
+                    .map(|l| format!(" (to {})", clean_snippet(l.as_bytes(), 200)))
+                    .unwrap_or_default()
+            ),
+        );
+    }
     let text = message.unwrap_or_default();
     let next = hint(call, status, &text, kind, location);
     Error::new(
@@ -69,6 +89,26 @@ pub fn refusal(
             call.describe()
         ),
     )
+}
+
+/// What to do when an answer without one of GitLab's JSON error bodies (every error of the API
+/// has one, `docs/gitlab-behaviour.md` §2.4) shows that the request did not reach GitLab's API,
+/// but a web server or GitLab's web pages: a 404; or, when the API root lacks `/api/v4`, a
+/// redirect too (GitLab's web pages send a request without a session to the sign-in page, §2.4
+/// "Outside `/api/v4`").
+/// `None` when the answer may be the API's after all.
+fn not_the_api(root: &str, status: u16) -> Option<String> {
+    let root = root.trim_end_matches('/');
+    match status {
+        300..=399 | 404 if !root.ends_with("/api/v4") => Some(format!(
+            "GitLab's API is under /api/v4: set CI_API_V4_URL (or --api-url) to {root}/api/v4"
+        )),
+        404 => Some(format!(
+            "check that {root} is GitLab's API root (behind a reverse proxy, with the path GitLab \
+             is served under, e.g. https://example.com/gitlab/api/v4)"
+        )),
+        _ => None,
+    }
 }
 
 /// `{"error":"404 Not Found"}` and nothing else: GitLab's answer for a path no route serves.

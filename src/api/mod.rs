@@ -98,7 +98,16 @@ impl Client {
             })?),
             None => None,
         };
-        let agent = builder.proxy(proxy).build().new_agent();
+        let agent = match proxy {
+            // The CONNECT exchange bounded as a whole (see `proxy::Connector`).
+            Some(proxy) => ureq::Agent::with_parts(
+                builder.proxy(Some(proxy)).build(),
+                crate::proxy::Connector::default(),
+                ureq::unversioned::resolver::DefaultResolver::default(),
+            ),
+            // Explicitly none: ureq's default reads the proxy variables its own way.
+            None => builder.proxy(None).build().new_agent(),
+        };
         Ok(Client {
             agent,
             root: config.api_root.as_str().to_string(),

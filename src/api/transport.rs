@@ -126,6 +126,7 @@ impl Client {
         Failed {
             error: explain::refusal(
                 call,
+                &self.root,
                 answer.status,
                 answer.header("content-type").unwrap_or_default(),
                 answer.header("location"),

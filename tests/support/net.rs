@@ -1,11 +1,13 @@
 //! Network peers for the hardening tests, all on 127.0.0.1: an HTTPS GitLab with its own CA, a
-//! CONNECT proxy that records what it carried, and a server that accepts and never answers.
+//! CONNECT proxy that records what it carried (or trickles its reply), and a server that accepts
+//! and never answers.
 #![allow(dead_code)]
 
 use super::gitlab::{Job, OWN_JOB_ID, PIPELINE_ID, render};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A private CA and a server certificate it signed for `localhost` and `127.0.0.1`.
 pub struct Pki {
@@ -125,6 +127,16 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start() -> Proxy {
+        Proxy::serving(None)
+    }
+
+    /// A proxy whose `200 Connection established` reply goes out one byte every `per_byte`, each
+    /// byte well within any per-read timeout: only a bound on the whole exchange stops it.
+    pub fn trickling(per_byte: Duration) -> Proxy {
+        Proxy::serving(Some(per_byte))
+    }
+
+    fn serving(trickle: Option<Duration>) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
         let heads = Arc::new(Mutex::new(Vec::new()));
@@ -132,7 +144,7 @@ impl Proxy {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let seen = Arc::clone(&seen);
-                std::thread::spawn(move || tunnel(stream, seen));
+                std::thread::spawn(move || tunnel(stream, seen, trickle));
             }
         });
         Proxy { port, heads }
@@ -143,7 +155,7 @@ impl Proxy {
     }
 }
 
-fn tunnel(mut client: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
+fn tunnel(mut client: TcpStream, seen: Arc<Mutex<Vec<String>>>, trickle: Option<Duration>) {
     let Some(head) = read_head(&mut client) else {
         return;
     };
@@ -158,7 +170,20 @@ fn tunnel(mut client: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
         let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
         return;
     };
-    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+    let reply = b"HTTP/1.1 200 Connection established\r\n\r\n";
+    match trickle {
+        Some(per_byte) => {
+            for byte in reply {
+                std::thread::sleep(per_byte);
+                if client.write_all(&[*byte]).is_err() {
+                    return;
+                }
+            }
+        }
+        None => {
+            let _ = client.write_all(reply);
+        }
+    }
     let (mut client_read, mut upstream_write) = (
         client.try_clone().expect("clone"),
         upstream.try_clone().expect("clone"),
