@@ -203,7 +203,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub fn clean_snippet(bytes: &[u8], max: usize) -> String {
     // Secrets are removed before the text is cut: a token cut in half would no longer be found.
     let lossy = String::from_utf8_lossy(bytes);
-    let text = crate::say::redact(&lossy);
+    let text = crate::redact::redact(&lossy);
     let mut out = String::new();
     let mut last_space = true;
     let mut count = 0;

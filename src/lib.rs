@@ -6,21 +6,22 @@
 //! shared by all.
 
 pub mod api;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod deadline;
-pub mod duration;
-pub mod error;
-pub mod jitter;
-pub mod junit;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod deadline;
+pub(crate) mod duration;
+pub(crate) mod error;
+pub(crate) mod jitter;
+pub(crate) mod junit;
 pub mod model;
 pub mod output;
-pub mod proxy;
-pub mod say;
-pub mod select;
-pub mod url;
-pub mod wait;
+pub(crate) mod proxy;
+pub(crate) mod redact;
+pub(crate) mod say;
+pub(crate) mod select;
+pub(crate) mod url;
+pub(crate) mod wait;
 
 use cli::Parsed;
 use error::ExitCode;
@@ -33,7 +34,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
     let started = std::time::Instant::now();
     // Before anything can fail and be printed: every secret of the run, from the environment and
     // the flags that may carry one, so that no line of stderr can show it.
-    say::install(say::Redactor::from_run(
+    redact::install(redact::Redactor::from_run(
         |name| std::env::var(name).ok(),
         &secret_flags(&args),
     ));

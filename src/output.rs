@@ -264,7 +264,7 @@ fn dotenv_key(path: &str) -> String {
 fn single_line(text: &str) -> String {
     // Values a later job reads as variables (dotenv) or a script keeps: no secret of the run in
     // them either, whatever GitLab echoed into a field.
-    let redacted = say::redact(text);
+    let redacted = crate::redact::redact(text);
     say::escape_controls(&redacted.replace(['\n', '\r', '\t'], " ")).into_owned()
 }
 

@@ -22,7 +22,7 @@ use crate::model::Listed;
 pub use crate::model::PipelineAt;
 use crate::output::{self, Format};
 pub use pipeline::parse_listed;
-pub use resolve::{Awaiting, MAX_DEPTH, Picked, Selection, Target};
+pub use resolve::{MAX_DEPTH, Picked, Selection, Target};
 use std::io::{self, Write};
 
 pub struct Context {
