@@ -6,7 +6,7 @@
 mod defs;
 mod help;
 mod parse;
-mod suggest;
+pub(crate) mod suggest;
 mod validate;
 
 pub use defs::CommandName;

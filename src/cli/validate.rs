@@ -129,6 +129,9 @@ fn invocation(
         }
         selectors.push(Selector::Stage(stage.clone()));
     }
+    if selectors.is_empty() && command == CommandName::Trace {
+        return Err("`gljob trace` needs one job: its id or its name".into());
+    }
     if selectors.is_empty() && needs_selector {
         return Err(format!(
             "`gljob {name}` needs a job: an id, a name, a pattern such as 'test:*', or --stage NAME"
