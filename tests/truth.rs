@@ -37,7 +37,9 @@ fn with_report_to(
     let mut args = args.to_vec();
     args.extend(["--junit", path.to_str().expect("a UTF-8 path")]);
     let run = gljob_to(server, &args, extra, stdout);
-    let report = parse(&path).unwrap_or_else(|why| panic!("{args:?}: {why}\n{}", run.stderr));
+    let report = parse(&path);
+    let _ = std::fs::remove_dir_all(path.parent().expect("a directory"));
+    let report = report.unwrap_or_else(|why| panic!("{args:?}: {why}\n{}", run.stderr));
     (run, report)
 }
 
