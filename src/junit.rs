@@ -5,46 +5,35 @@
 //! pass has a `<failure>` with its status, `failure_reason` and URL (an allowed failure passed,
 //! so it fails only under `--strict`); a skipped job is `<skipped/>` under `--allow-skipped` and a
 //! failure otherwise; a job still unfinished when the wait ended (timeout, GitLab trouble) fails
-//! with its last status. The file is written whole or not at all: to a temporary file beside it,
-//! then renamed.
+//! with its last status. A run whose exit code is not 0 for a reason no job's case shows (a
+//! confirming read refused, `--timeout` after every job passed, nothing selected) has one more
+//! case in error saying what ended it: the report is green exactly when gljob exits 0. The file
+//! is written whole or not at all: to a temporary file beside it, then renamed.
 
-use crate::error::{Error, Result};
-use crate::model::{Kind, Listed, Status};
-use crate::wait::Verdict;
+use crate::error::{Error, ExitCode, Result};
+use crate::model::{Kind, Status};
+use crate::wait::{Judged, Verdict};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-/// How the run that judged the jobs ended, for the report's wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// Every job was judged.
-    Judged,
-    /// `--timeout` ran out first.
-    TimedOut,
-    /// GitLab failed or refused before every job was judged: what was known then.
-    Interrupted,
-}
-
-/// One selected job as last seen, with the verdict the command gave it (the exit code's, so the
-/// report cannot judge otherwise).
-pub struct Case<'a> {
-    pub job: &'a Listed,
-    pub verdict: Verdict,
-    /// `job` is a trigger job standing for what this selector (`deploy-eu::smoke`) names in the
-    /// pipeline it has not created.
-    pub below: Option<String>,
-}
-
-/// The report's XML.
-pub fn render(suite: &str, cases: &[Case<'_>], ending: Ending) -> String {
+/// The report's XML: one test case per selected job, judged as the exit code judged it, and, when
+/// the run's exit code is not 0 and no job's case shows why, one more case in error saying what
+/// ended the run. `result` is how the command ended, exit code or error: so the report is green
+/// exactly when gljob exits 0, whatever came between the verdict and the exit (a confirming read
+/// refused, `--timeout`, stdout that could not be written). Every gate's report is made here.
+pub fn render(suite: &str, cases: &[Judged], result: &Result<ExitCode>) -> String {
+    let exit = match result {
+        Ok(code) => *code,
+        Err(err) => err.exit_code(),
+    };
     let mut failures = 0;
     let mut skipped = 0;
     let mut body = String::new();
     let mut total_time = 0.0;
     for case in cases {
         let job = &case.job.job;
-        let time = job.duration.unwrap_or(0.0);
+        let time = seconds(job.duration);
         total_time += time;
         // A job below a trigger job is classed by its path (`deploy-eu::`), as it was selected.
         let class = match (&case.below, case.job.kind) {
@@ -58,7 +47,6 @@ pub fn render(suite: &str, cases: &[Case<'_>], ending: Ending) -> String {
             escape(&job.name),
             escape(&class)
         );
-        let verdict = case.verdict.clone();
         let details = || {
             let mut text = format!("#{} {}", job.id, job.status);
             if let Some(reason) = &job.failure_reason {
@@ -69,7 +57,7 @@ pub fn render(suite: &str, cases: &[Case<'_>], ending: Ending) -> String {
             }
             text
         };
-        match verdict {
+        match &case.verdict {
             Verdict::Passed if job.status == Status::Skipped => {
                 skipped += 1;
                 body.push_str(">\n      <skipped message=\"skipped\"/>\n    </testcase>\n");
@@ -94,12 +82,13 @@ pub fn render(suite: &str, cases: &[Case<'_>], ending: Ending) -> String {
             }
             Verdict::NotFinal => {
                 failures += 1;
-                let why = match ending {
-                    Ending::TimedOut => "still unfinished when --timeout ran out",
-                    Ending::Interrupted => "still unfinished when GitLab failed the wait",
+                let why = match (exit, result) {
+                    (ExitCode::TimedOut, _) => "still unfinished when --timeout ran out",
+                    (ExitCode::GitLab, Err(_)) => "still unfinished when GitLab failed the wait",
+                    (_, Err(_)) => "still unfinished when gljob stopped",
                     // Final, yet not judged: the job was replayed and this is its old attempt.
-                    Ending::Judged if job.status.is_final() => "its new attempt was not seen",
-                    Ending::Judged => "not final",
+                    _ if case.stale || job.status.is_final() => "its new attempt was not seen",
+                    _ => "not final",
                 };
                 let _ = write!(
                     body,
@@ -110,29 +99,49 @@ pub fn render(suite: &str, cases: &[Case<'_>], ending: Ending) -> String {
             }
         }
     }
+    let mut errors = 0;
+    if let Some(why) = unexplained(exit, result, failures) {
+        errors = 1;
+        let _ = write!(
+            body,
+            "    <testcase name=\"verdict\" classname=\"gljob\" time=\"0.000\">\n      \
+             <error message=\"{}\" type=\"exit {}\"/>\n    </testcase>\n",
+            escape(&why),
+            exit.code()
+        );
+    }
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <testsuites name=\"gljob\" tests=\"{n}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{total_time:.3}\">\n  \
-         <testsuite name=\"{suite}\" tests=\"{n}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{total_time:.3}\">\n\
+         <testsuites name=\"gljob\" tests=\"{n}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{total_time:.3}\">\n  \
+         <testsuite name=\"{suite}\" tests=\"{n}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{total_time:.3}\">\n\
          {body}  </testsuite>\n</testsuites>\n",
-        n = cases.len(),
+        n = cases.len() + errors,
         suite = escape(suite),
     )
 }
 
-/// The report of a run that ended before any job was known (a selector matched nothing, GitLab
-/// refused the first read): one test case in error, saying why, so CI shows a failed report
-/// rather than a missing one.
-pub fn render_error(suite: &str, message: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <testsuites name=\"gljob\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0.000\">\n  \
-         <testsuite name=\"{suite}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0.000\">\n    \
-         <testcase name=\"selection\" classname=\"gljob\" time=\"0.000\">\n      \
-         <error message=\"{message}\" type=\"gljob\"/>\n    </testcase>\n  </testsuite>\n</testsuites>\n",
-        suite = escape(suite),
-        message = escape(message),
-    )
+/// Why a run that did not exit 0 did not, when its jobs' cases do not say it: the error that
+/// ended it, or the timeout. `None` for exit 0, and for exit 1 with a job that did not pass.
+fn unexplained(exit: ExitCode, result: &Result<ExitCode>, failures: usize) -> Option<String> {
+    match (exit, result) {
+        (ExitCode::Done, _) => None,
+        (ExitCode::NotPassed, Ok(_)) if failures > 0 => None,
+        (_, Err(err)) => Some(err.message().to_string()),
+        (ExitCode::TimedOut, Ok(_)) => {
+            Some("--timeout ran out before the verdict was reached".to_string())
+        }
+        (code, Ok(_)) => Some(format!("gljob ended with exit code {}", code.code())),
+    }
+}
+
+/// A test case's `time`: GitLab's `duration` when it is one (finite, not negative, below a
+/// century), else 0, so the report's times and their sum are always plain finite numbers.
+fn seconds(duration: Option<f64>) -> f64 {
+    const CENTURY: f64 = 100.0 * 365.25 * 24.0 * 3600.0;
+    match duration {
+        Some(d) if d > 0.0 && d < CENTURY => d,
+        _ => 0.0,
+    }
 }
 
 /// Writes `xml` to `path` whole: a temporary file in the same directory, then a rename.
@@ -221,6 +230,8 @@ mod tests {
     use crate::wait::{Policy, judge};
     use serde_json::value::RawValue;
 
+    use crate::model::Listed;
+
     fn listed(json: &str) -> Listed {
         Listed::parse(&RawValue::from_string(json.into()).unwrap(), Kind::Build).unwrap()
     }
@@ -239,18 +250,25 @@ mod tests {
         let running = listed(r#"{"id":5,"name":"slow","stage":"test","status":"running"}"#);
         // Each case judged by `policy`, as the wait judges it.
         let jobs = [&ok, &bad, &allowed, &skipped, &running];
-        let cases = |policy: Policy| -> Vec<Case> {
+        let cases = |policy: Policy| -> Vec<Judged> {
             jobs.into_iter()
-                .map(|job| Case {
-                    job,
+                .map(|job| Judged {
+                    job: job.clone(),
                     verdict: judge(&job.job, policy),
                     below: None,
+                    stale: false,
+                    wanted: None,
                 })
                 .collect()
         };
-        let xml = render("gljob wait", &cases(Policy::default()), Ending::TimedOut);
+        // The run timed out: the unfinished job fails, and the timeout is said in its own case.
+        let xml = render(
+            "gljob wait",
+            &cases(Policy::default()),
+            &Ok(ExitCode::TimedOut),
+        );
         assert!(
-            xml.contains(r#"tests="5" failures="3" errors="0" skipped="0""#),
+            xml.contains(r#"tests="6" failures="3" errors="1" skipped="0""#),
             "{xml}"
         );
         assert!(
@@ -266,11 +284,13 @@ mod tests {
             xml.contains("still unfinished when --timeout ran out"),
             "{xml}"
         );
+        assert!(xml.contains(r#"type="exit 124""#), "{xml}");
         let lenient = Policy {
             strict: false,
             allow_skipped: true,
         };
-        let xml = render("gljob wait", &cases(lenient), Ending::Judged);
+        let judged = cases(lenient);
+        let xml = render("gljob wait", &judged, &Ok(crate::wait::exit_code(&judged)));
         assert!(
             xml.contains(r#"failures="2" errors="0" skipped="1""#),
             "{xml}"
@@ -279,8 +299,67 @@ mod tests {
             strict: true,
             allow_skipped: false,
         };
-        let xml = render("gljob wait", &cases(strict), Ending::Judged);
-        assert!(xml.contains(r#"failures="4""#), "{xml}");
+        let judged = cases(strict);
+        let xml = render("gljob wait", &judged, &Ok(crate::wait::exit_code(&judged)));
+        assert!(xml.contains(r#"failures="4" errors="0""#), "{xml}");
+    }
+
+    /// Whatever the exit code, the report agrees: green exactly at 0.
+    #[test]
+    fn a_report_is_green_exactly_when_the_exit_code_is_0() {
+        let ok = listed(r#"{"id":1,"name":"unit","stage":"test","status":"success"}"#);
+        let passed = [Judged {
+            job: ok,
+            verdict: Verdict::Passed,
+            below: None,
+            stale: false,
+            wanted: None,
+        }];
+        let refused = Error::new(
+            crate::error::ErrorKind::Refused {
+                status: 401,
+                message: "401 Unauthorized".into(),
+            },
+            "GET /projects/42/pipelines/1000/jobs: 401 Unauthorized",
+        );
+        let outcomes: Vec<Result<ExitCode>> = vec![
+            Ok(ExitCode::Done),
+            Ok(ExitCode::NotPassed),
+            Ok(ExitCode::TimedOut),
+            Err(refused),
+            Err(Error::new(crate::error::ErrorKind::WriteUnknown, "unknown")),
+            Err(Error::output(std::io::Error::other("disk full"))),
+            Err(Error::timed_out("--timeout ran out")),
+        ];
+        for result in &outcomes {
+            for cases in [&passed[..], &[]] {
+                let xml = render("gljob wait", cases, result);
+                let green = xml.contains(r#"failures="0" errors="0""#);
+                assert_eq!(
+                    green,
+                    matches!(result, Ok(ExitCode::Done)),
+                    "{result:?}: {xml}"
+                );
+            }
+        }
+    }
+
+    /// GitLab's `duration` as it comes (a float): absurd ones make a time of 0, never `inf`,
+    /// `NaN`, a negative number or hundreds of digits.
+    #[test]
+    fn times_are_finite_whatever_the_duration() {
+        for (duration, shown) in [
+            (Some(f64::NAN), "0.000"),
+            (Some(f64::INFINITY), "0.000"),
+            (Some(f64::NEG_INFINITY), "0.000"),
+            (Some(-5.0), "0.000"),
+            (Some(-0.0), "0.000"),
+            (Some(1e308), "0.000"),
+            (Some(61.25), "61.250"),
+            (None, "0.000"),
+        ] {
+            assert_eq!(format!("{:.3}", seconds(duration)), shown, "{duration:?}");
+        }
     }
 
     #[test]

@@ -94,15 +94,7 @@ fn table(out: &mut dyn Write, jobs: &[&Listed]) -> io::Result<()> {
                 job.allow_failure.to_string(),
             ];
             if any_bridge {
-                row.push(match &job.downstream_pipeline {
-                    Some(p) => format!(
-                        "pipeline {} ({})",
-                        p.id,
-                        p.status.as_ref().map(|s| s.as_str()).unwrap_or("?")
-                    ),
-                    None if listed.kind == Kind::Bridge => "none yet".into(),
-                    None => String::new(),
-                });
+                row.push(downstream(listed).unwrap_or_default());
             }
             row
         })
@@ -134,6 +126,24 @@ fn table(out: &mut dyn Write, jobs: &[&Listed]) -> io::Result<()> {
     Ok(())
 }
 
+/// What a trigger job's downstream pipeline is, in every human output (the table's `DOWNSTREAM`,
+/// `key: value` lines, `bridges --tree`): `pipeline 2000 (running)`; `none yet` while the trigger
+/// job may still create it; `none` once it has ended without one (it never will). `None` for a
+/// build.
+pub fn downstream(listed: &Listed) -> Option<String> {
+    let job = &listed.job;
+    match &job.downstream_pipeline {
+        Some(p) => Some(format!(
+            "pipeline {} ({})",
+            p.id,
+            p.status.as_ref().map(|s| s.as_str()).unwrap_or("?")
+        )),
+        None if listed.kind == Kind::Build => None,
+        None if job.status.is_final() => Some("none".into()),
+        None => Some("none yet".into()),
+    }
+}
+
 fn key_values(out: &mut dyn Write, listed: &Listed) -> io::Result<()> {
     let job = &listed.job;
     let mut lines: Vec<(&str, String)> = vec![
@@ -152,9 +162,8 @@ fn key_values(out: &mut dyn Write, listed: &Listed) -> io::Result<()> {
     if let Some(p) = &job.pipeline {
         lines.push(("pipeline", p.id.to_string()));
     }
-    if let Some(p) = &job.downstream_pipeline {
-        let status = p.status.as_ref().map(|s| s.as_str()).unwrap_or("?");
-        lines.push(("downstream", format!("pipeline {} ({status})", p.id)));
+    if let Some(text) = downstream(listed) {
+        lines.push(("downstream", text));
     }
     for (key, value) in [
         ("created_at", &job.created_at),
@@ -299,6 +308,30 @@ mod tests {
              7   rspec 1/2  test    failed   1m 05s    true\n\
              12  deploy     deploy  running  -         false          pipeline 99 (running)\n"
         );
+        // A trigger job without a pipeline: `none yet` while it may create one, `none` once it
+        // has ended without one.
+        let waiting = listed(
+            r#"{"id":13,"name":"docs","stage":"deploy","status":"manual","downstream_pipeline":null}"#,
+            Kind::Bridge,
+        );
+        let ended = listed(
+            r#"{"id":14,"name":"e2e","stage":"deploy","status":"failed","downstream_pipeline":null}"#,
+            Kind::Bridge,
+        );
+        assert_eq!(downstream(&waiting).as_deref(), Some("none yet"));
+        assert_eq!(downstream(&ended).as_deref(), Some("none"));
+        assert_eq!(downstream(&a), None);
+        let text = render(|out| jobs(out, &Format::Human, &[&waiting, &ended]));
+        assert!(
+            text.contains("manual  -         false          none yet\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("failed  -         false          none\n"),
+            "{text}"
+        );
+        let text = render(|out| job(out, &Format::Human, &ended));
+        assert!(text.contains("downstream: none\n"), "{text}");
     }
 
     #[test]

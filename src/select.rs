@@ -107,6 +107,11 @@ pub fn names_match(name: &str, job_name: &str) -> bool {
 }
 
 /// The job name an instance name was made from: `unit 2/3` → `unit`, `build: [a, b]` → `build`.
+///
+/// A `parallel: N` job's instances are named `NAME I/N` for I from 1 to N, written as plain
+/// numbers (`docs/gitlab-behaviour.md` §9; N from 1, as GitLab now allows `parallel: 1`):
+/// `unit 0/3`, `unit 4/3`, `unit 01/3` or `unit 2/1` are names of their own, never instances of
+/// `unit`.
 pub fn instance_of(job_name: &str) -> Option<&str> {
     if let Some(base) = job_name.strip_suffix(']')
         && let Some((base, _)) = base.rsplit_once(": [")
@@ -115,8 +120,13 @@ pub fn instance_of(job_name: &str) -> Option<&str> {
     }
     let (base, counter) = job_name.rsplit_once(' ')?;
     let (index, total) = counter.split_once('/')?;
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    (digits(index) && digits(total)).then_some(base)
+    // A whole number as GitLab writes one: digits, without a leading zero.
+    let number = |t: &str| -> Option<u64> {
+        let plain = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && !t.starts_with('0');
+        plain.then(|| t.parse().ok()).flatten()
+    };
+    let (index, total) = (number(index)?, number(total)?);
+    (index <= total).then_some(base)
 }
 
 impl Selector {
@@ -195,8 +205,9 @@ pub fn resolve<'a>(
         }
         if !matched_any && picked.len() == before {
             return Err(format!(
-                "no job in pipeline {pipeline} matches {}; it holds {}",
+                "no job in pipeline {pipeline} matches {}{}; it holds {}",
                 selector.describe(),
+                did_you_mean(selector, jobs),
                 describe_pipeline(jobs, own_job_id)
             ));
         }
@@ -215,6 +226,19 @@ pub fn unmatched<'a>(
         .iter()
         .filter(|s| !jobs.iter().any(|job| s.picks(job, own_job_id)))
         .collect()
+}
+
+/// ` (did you mean stage 'test'?)` for a stage that no job has when one of the pipeline's stages is
+/// near it (a typo), as a status typo is answered.
+fn did_you_mean(selector: &Selector, jobs: &[Listed]) -> String {
+    let Selector::Stage(given) = selector else {
+        return String::new();
+    };
+    let stages = jobs.iter().map(|j| j.job.stage.as_str());
+    match crate::suggest::nearest(given, stages) {
+        Some(stage) => format!(" (did you mean stage '{stage}'?)"),
+        None => String::new(),
+    }
 }
 
 /// `9 jobs: build (stage build), test 1/2 (test), …` — enough for a person to see the typo.
@@ -307,6 +331,26 @@ mod tests {
         assert!(!names_match("build", "build-docs"));
         assert!(!names_match("unit", "unit tests"));
         assert!(!names_match("unit", "unit x/3"));
+        // Only the names GitLab gives a `parallel: N` job's instances: I from 1 to N, no leading
+        // zero (N may be 1: `parallel: 1` makes `unit 1/1`).
+        assert!(names_match("unit", "unit 1/2"));
+        assert!(names_match("unit", "unit 1/1"));
+        assert!(names_match("unit", "unit 200/200"));
+        for odd in [
+            "unit 4/3",
+            "unit 0/3",
+            "unit 01/3",
+            "unit 2/1",
+            "unit 1/03",
+            "unit 3/2",
+            "unit 0/0",
+            "unit /3",
+            "unit 1/",
+            "unit 99999999999999999999/99999999999999999999",
+        ] {
+            assert!(!names_match("unit", odd), "{odd}");
+            assert!(names_match(odd, odd), "{odd} still names itself");
+        }
         assert_eq!(
             Selector::parse("a::b::job*"),
             Ok(Selector::Downstream {
@@ -371,6 +415,14 @@ mod tests {
         assert!(err.contains("'build' (stage build)"), "{err}");
         let err = resolve(&[Selector::Name("build".into())], &jobs, Some(2), 77).unwrap_err();
         assert!(err.contains("this job"), "{err}");
+        // A stage typo names the nearest stage of the pipeline; nonsense names none.
+        let err = resolve(&[Selector::Stage("biuld".into())], &jobs, None, 77).unwrap_err();
+        assert!(
+            err.contains("stage 'biuld' (did you mean stage 'build'?)"),
+            "{err}"
+        );
+        let err = resolve(&[Selector::Stage("zzzzzz".into())], &jobs, None, 77).unwrap_err();
+        assert!(!err.contains("did you mean"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::deadline::Deadline;
 use crate::duration::human;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::jitter;
 use crate::model::{Job, Kind, Listed, PipelineAt, Status, Statuses};
 use crate::say;
@@ -485,53 +485,95 @@ fn progress(started: Instant, job: &Listed, what: &str) {
     ));
 }
 
-/// The closing lines: one per job with its verdict, then the details of those that did not pass.
-pub fn report(followed: &[Followed], outcome: Outcome, policy: Policy) {
-    for f in followed {
-        let job = &f.current.job;
-        let verdict = f.verdict(policy);
-        if let Some(downstream) = &f.awaiting {
-            let mark = match (&verdict, outcome) {
-                (Verdict::NotFinal, Outcome::TimedOut) => "still waiting",
-                (Verdict::NotFinal, _) => "not final",
-                _ => "NOT PASSED",
-            };
-            let state = if job.status.is_final() {
-                format!("ended {} without creating its pipeline", job.status)
-            } else {
-                format!("is {} and has not created its pipeline", job.status)
-            };
-            say::line(&format!(
-                "{mark}: {}: trigger job {} (#{}) {state}",
-                downstream.paths(),
-                job.name,
-                job.id
-            ));
-            continue;
+/// A selected job as last seen, with its verdict: what its verdict line and its JUnit test case
+/// both say, built once, so that neither can judge otherwise than the exit code.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub job: Listed,
+    pub verdict: Verdict,
+    /// `job` is a trigger job standing for what these selectors (`docs::lint, docs::*`) name in
+    /// the pipeline it has not created.
+    pub below: Option<String>,
+    /// The job was replayed or retried and `job` is its old attempt: the new one was not seen.
+    pub stale: bool,
+    /// `check --status`: the statuses a job had to be in, instead of passing.
+    pub wanted: Option<Vec<Status>>,
+}
+
+impl Judged {
+    /// A followed job (or trigger job awaiting its pipeline) as the wait left it.
+    pub fn followed(f: &Followed, policy: Policy) -> Judged {
+        Judged {
+            job: f.current.clone(),
+            verdict: f.verdict(policy),
+            below: f.awaiting.as_ref().map(Downstream::paths),
+            stale: f.newer_than.is_some(),
+            wanted: None,
         }
-        let mark = match (&verdict, outcome) {
-            (Verdict::Passed, _) => "passed",
-            (Verdict::PassedWithWarning(_), _) => "passed with warning",
-            (Verdict::NotPassed, _) => "NOT PASSED",
-            (Verdict::NotFinal, Outcome::TimedOut) => "still waiting",
-            (Verdict::NotFinal, _) => "not final",
+    }
+}
+
+/// The exit code of a verdict reached on these jobs: 0 when every one passed, else 1.
+pub fn exit_code(cases: &[Judged]) -> ExitCode {
+    if cases.iter().all(|case| case.verdict.passed()) {
+        ExitCode::Done
+    } else {
+        ExitCode::NotPassed
+    }
+}
+
+/// One job's verdict line, worded the same by every gate (`wait`, `check`, `play --wait`,
+/// `retry --wait`): what it is, its status and, when it did not pass, why and where to look.
+/// `timed_out`: the run ended at `--timeout`, so a job not final is still waited for, not judged.
+pub fn verdict_line(case: &Judged, timed_out: bool) -> String {
+    let job = &case.job.job;
+    let mark = match (&case.verdict, timed_out) {
+        (Verdict::Passed, _) => "passed",
+        (Verdict::PassedWithWarning(_), _) => "passed with warning",
+        (Verdict::NotFinal, true) => "still waiting",
+        (Verdict::NotPassed | Verdict::NotFinal, _) => "NOT PASSED",
+    };
+    if let Some(paths) = &case.below {
+        let state = if job.status.is_final() {
+            format!("ended {} without creating its pipeline", job.status)
+        } else {
+            format!("is {} and has not created its pipeline", job.status)
         };
-        let mut line = format!("{mark}: {} (#{}) {}", job.name, job.id, job.status);
-        if f.newer_than.is_some() {
-            line.push_str(" (its new attempt is not listed yet)");
+        return format!(
+            "{mark}: {paths}: trigger job {} (#{}) {state}",
+            job.name, job.id
+        );
+    }
+    let mut line = format!("{mark}: {} (#{}) {}", job.name, job.id, job.status);
+    if case.stale {
+        line.push_str(" (its new attempt is not listed yet)");
+    }
+    if let Some(reason) = &job.failure_reason {
+        line.push_str(&format!(" ({reason})"));
+    }
+    match (&case.verdict, &case.wanted) {
+        (Verdict::PassedWithWarning(_), _) => {
+            line.push_str(", allowed to fail; --strict would fail it");
         }
-        if let Some(reason) = &job.failure_reason {
-            line.push_str(&format!(" ({reason})"));
+        (Verdict::NotPassed | Verdict::NotFinal, Some(wanted)) => {
+            let wanted: Vec<&str> = wanted.iter().map(Status::as_str).collect();
+            line.push_str(&format!(", not one of --status {}", wanted.join(",")));
         }
-        if !verdict.passed()
-            && let Some(url) = &job.web_url
-        {
-            line.push_str(&format!(" {url}"));
-        }
-        say::line(&line);
-        if let Verdict::PassedWithWarning(warning) = verdict {
-            say::line(&format!("warning: {warning}; --strict would fail it"));
-        }
+        (Verdict::NotFinal, None) if !timed_out && !case.stale => line.push_str(", not final"),
+        _ => {}
+    }
+    if !case.verdict.passed()
+        && let Some(url) = &job.web_url
+    {
+        line.push_str(&format!(" {url}"));
+    }
+    line
+}
+
+/// The closing lines: one per job, with its verdict.
+pub fn report(cases: &[Judged], timed_out: bool) {
+    for case in cases {
+        say::line(&verdict_line(case, timed_out));
     }
 }
 

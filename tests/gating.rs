@@ -79,12 +79,12 @@ fn allow_failure_passes_with_a_warning_unless_strict() {
     server.add([Job::new(3, "lint", "test", "failed").allow_failure()]);
     let run = wait(&server, &["lint"], &[]);
     run.expect(0);
-    assert!(
-        run.stderr
-            .contains("warning: lint (#3) is failed but allowed to fail"),
-        "{}",
-        run.stderr
+    // One line for the one fact.
+    run.says(
+        "passed with warning: lint (#3) failed (script_failure), allowed to fail; --strict would \
+         fail it\n",
     );
+    assert_eq!(run.stderr.matches("lint (#3)").count(), 2, "{}", run.stderr);
     wait(&server, &["lint"], &["--strict"]).expect(1);
     server.add([Job::new(4, "flaky", "test", "canceled").allow_failure()]);
     wait(&server, &["flaky"], &[]).expect(0);
@@ -376,7 +376,8 @@ fn check_judges_now_without_waiting() {
     gljob(&server, &["check", "build"], &[]).expect(0);
     let run = gljob(&server, &["check", "build", "test"], &[]);
     run.expect(1);
-    run.says("not passed: test (#2) is running");
+    run.says("passed: build (#1) success");
+    run.says("NOT PASSED: test (#2) running, not final https://");
     gljob(
         &server,
         &["check", "deploy", "--status", "manual,success"],

@@ -19,6 +19,9 @@
 //! look past those bug classes for others). A failure prints its runner's seed, the shrunk case
 //! (proptest shrinks it) and the command that reruns exactly that runner.
 //!
+//! Faults include a token revoked (401 on every read) once every selected job has ended, when a
+//! verdict is near: the read that confirms it meets it.
+//!
 //! Invariants, for every case:
 //! - the exit code is the verdict the server's history implies: 0 iff every selected job's latest
 //!   attempt passes (success; failed/canceled with allow_failure unless --strict; skipped only with
@@ -28,6 +31,8 @@
 //!   latest attempt did not pass; never 2 (the arguments are valid) nor 5 (stdout is read);
 //! - at most one write (play, retry, cancel) applied per selected job per command, none for reads;
 //!   exactly one with no fault;
+//! - every gate (`wait`, `check`, `play --wait`, `retry --wait`) writes its `--junit` report, well
+//!   formed, green (no failure, no error) exactly when it exits 0;
 //! - wall time within `--timeout` + 2 s;
 //! - no token nor proxy password in any output, with or without `--verbose` (the harness checks
 //!   every run) and no raw control character in stderr, nor in stdout except `trace`'s.
@@ -100,6 +105,10 @@ enum FaultKind {
     Shift(&'static str),
     IgnorePage,
     EchoToken,
+    /// The token stops working once every selected job has ended: 401 on every read from then
+    /// on (the read that confirms a verdict included). (GitLab down then, 502 past every retry,
+    /// costs ten failing rounds: `tests/truth.rs` has it.)
+    Revoked,
 }
 
 #[derive(Debug, Clone)]
@@ -228,6 +237,7 @@ fn fault_spec() -> impl Strategy<Value = FaultSpec> {
         4 => status_of(&["failed", "success"]).prop_map(FaultKind::Shift),
         2 => Just(FaultKind::IgnorePage),
         1 => Just(FaultKind::EchoToken),
+        3 => Just(FaultKind::Revoked),
     ];
     (kind, any::<bool>(), 0usize..6, 1usize..3).prop_map(|(kind, post, skip, times)| FaultSpec {
         kind,
@@ -462,16 +472,30 @@ fn server_for(case: &Case) -> (GitLab, Vec<String>) {
             FaultKind::IgnorePage => Fault::IgnorePage,
             FaultKind::EchoToken if excluded("echo") => continue,
             FaultKind::EchoToken => Fault::EchoToken { status: 401 },
+            FaultKind::Revoked => Fault::Status {
+                status: 401,
+                content_type: "application/json",
+                body: br#"{"message":"401 Unauthorized"}"#.to_vec(),
+                headers: Vec::new(),
+            },
         };
         let (method, path) = match kind {
             Fault::ShiftBetweenPages { .. } | Fault::IgnorePage => ("GET", "/pipelines/1000/jobs"),
             _ => (method, "/api/v4/"),
         };
-        server.fault(
-            Rule::new(method, path, kind)
+        let rule = match fault.kind {
+            // On every read from the moment every selected job has ended (when a verdict is
+            // near), or two reads later (a selection reads the jobs and the trigger jobs of
+            // jobs that had ended already).
+            FaultKind::Revoked => Rule::new("GET", path, kind)
+                .once_final(&names)
+                .skip(if fault.skip % 2 == 0 { 0 } else { 2 })
+                .forever(),
+            _ => Rule::new(method, path, kind)
                 .skip(fault.skip)
                 .times(fault.times),
-        );
+        };
+        server.fault(rule);
     }
     (server, names)
 }
@@ -543,6 +567,11 @@ fn args_for(case: &Case, names: &[String], timeout: &str) -> Vec<String> {
     args
 }
 
+/// Whether `cmd` is a gate, which takes `--junit`.
+fn gate(cmd: Cmd) -> bool {
+    matches!(cmd, Cmd::Wait | Cmd::Check | Cmd::PlayWait | Cmd::RetryWait)
+}
+
 /// Whether the job described ends in a final status if nobody acts on it (a deadline case if
 /// not).
 fn ends(spec: &JobSpec, cmd: Cmd) -> bool {
@@ -572,7 +601,12 @@ fn check_case(case: Case) -> Result<(), TestCaseError> {
     } else {
         ("5s", Duration::from_secs(5))
     };
-    let args = args_for(&case, &names, timeout);
+    let mut args = args_for(&case, &names, timeout);
+    // Every gate writes its verdict as a JUnit report too: it must judge as the exit code does.
+    let report = gate(case.cmd).then(|| support::junit::temp_path("oracle"));
+    if let Some(path) = &report {
+        args.extend(["--junit".into(), path.display().to_string()]);
+    }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut env = runner_env(&server);
     env.push(("GITLAB_TOKEN".into(), API_TOKEN.into()));
@@ -654,6 +688,23 @@ fn check_case(case: Case) -> Result<(), TestCaseError> {
     if advice && !refused {
         return fail("'did not take effect' without a refusal: the outcome was unknown");
     }
+    // The JUnit report: there, well-formed, and green exactly when the exit code is 0.
+    if let Some(path) = &report {
+        let parsed = support::junit::parse(path);
+        let _ = std::fs::remove_dir_all(path.parent().expect("a directory"));
+        match parsed {
+            Err(why) => return fail(&format!("the JUnit report: {why}")),
+            Ok(report) if report.green() != (run.code == 0) => {
+                return fail(&format!(
+                    "exit {}, yet the JUnit report is {}green:\n{}",
+                    run.code,
+                    if report.green() { "" } else { "not " },
+                    report.text
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
     // Deadline.
     if matches!(
         case.cmd,
@@ -695,6 +746,15 @@ fn check_case(case: Case) -> Result<(), TestCaseError> {
     }
     if !faulty {
         let expected: &[i32] = match case.cmd {
+            // A job that moves between the selection's read and the read that confirms a pass
+            // (ends, or is retried) is no verdict: exit 3, as the README says.
+            Cmd::Check if case.selected.iter().any(|s| !s.ticks.is_empty()) => {
+                if all_pass {
+                    &[0, 3]
+                } else {
+                    &[1, 3]
+                }
+            }
             Cmd::Check => {
                 if all_pass {
                     &[0]

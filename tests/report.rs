@@ -4,6 +4,7 @@
 mod support;
 
 use support::gitlab::{API_TOKEN, Fault, GitLab, Job};
+use support::junit::Report;
 use support::{Run, gljob};
 
 const GITLAB_18: (u32, u32) = (18, 3);
@@ -14,70 +15,9 @@ fn temp_report(tag: &str) -> std::path::PathBuf {
     dir.join("gljob-junit.xml")
 }
 
-/// The report, parsed, with its structure checked as GitLab reads it: one `testsuites` holding one
-/// `testsuite`, counts that add up, one `testcase` per selected job with a name, a class and a time.
-struct Report {
-    cases: Vec<(String, String, Option<String>)>,
-    failures: usize,
-    skipped: usize,
-}
-
+/// The report, parsed, with its structure checked as GitLab reads it (`support::junit`).
 fn read_report(path: &std::path::Path) -> Report {
-    let text = std::fs::read_to_string(path).expect("the report was written");
-    let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
-    let root = doc.root_element();
-    assert_eq!(root.tag_name().name(), "testsuites");
-    let suites: Vec<_> = root.children().filter(|n| n.is_element()).collect();
-    assert_eq!(suites.len(), 1, "{text}");
-    let suite = suites[0];
-    assert_eq!(suite.tag_name().name(), "testsuite");
-    let number = |node: roxmltree::Node, name: &str| -> usize {
-        node.attribute(name)
-            .unwrap_or_else(|| panic!("{name} in {text}"))
-            .parse()
-            .expect("a count")
-    };
-    let mut cases = Vec::new();
-    let (mut failures, mut skipped) = (0, 0);
-    for case in suite.children().filter(|n| n.is_element()) {
-        assert_eq!(case.tag_name().name(), "testcase", "{text}");
-        let time: f64 = case
-            .attribute("time")
-            .expect("time")
-            .parse()
-            .expect("a time");
-        assert!(time >= 0.0);
-        let outcome = case
-            .children()
-            .find(|n| n.is_element() && n.tag_name().name() != "system-out")
-            .map(|n| {
-                match n.tag_name().name() {
-                    "failure" => failures += 1,
-                    "skipped" => skipped += 1,
-                    other => panic!("unexpected <{other}> in {text}"),
-                }
-                format!(
-                    "{}: {}",
-                    n.tag_name().name(),
-                    n.attribute("message").unwrap_or_default()
-                )
-            });
-        cases.push((
-            case.attribute("name").expect("name").to_string(),
-            case.attribute("classname").expect("classname").to_string(),
-            outcome,
-        ));
-    }
-    for node in [root, suite] {
-        assert_eq!(number(node, "tests"), cases.len(), "{text}");
-        assert_eq!(number(node, "failures"), failures, "{text}");
-        assert_eq!(number(node, "skipped"), skipped, "{text}");
-    }
-    Report {
-        cases,
-        failures,
-        skipped,
-    }
+    support::junit::parse(path).unwrap_or_else(|why| panic!("{why}"))
 }
 
 fn wait_with_report(server: &GitLab, path: &std::path::Path, extra: &[&str]) -> Run {

@@ -509,7 +509,7 @@ fn a_key_written_with_escapes_is_the_field_it_names() {
     });
     gljob(&serve_jobs(&only_escaped), &["check", "unit"], &[])
         .expect(1)
-        .says("unit (#11) is failed");
+        .says("NOT PASSED: unit (#11) failed");
 
     // An older attempt's id spelt with escapes: two ids in one job, refused.
     let two_ids = unit_page("failed", |job| {
@@ -586,7 +586,7 @@ fn an_old_attempts_id_with_both_attempts_listed_is_judged_by_the_newer() {
     gljob(&server, &["check", "10"], &[API])
         .expect(1)
         .says("job 10 was retried; build (#11) is its latest attempt")
-        .says("build (#11) is failed");
+        .says("NOT PASSED: build (#11) failed");
     gljob(&server, &["wait", "10", "--interval", "5ms"], &[API])
         .expect(1)
         .says("NOT PASSED: build (#11) failed")

@@ -6,7 +6,6 @@
 mod defs;
 mod help;
 mod parse;
-mod suggest;
 mod validate;
 
 pub use defs::CommandName;

@@ -20,7 +20,7 @@
 //! its value, so the order pico-args is asked in changes nothing.
 
 use super::defs::{FLAGS, Flag, RawArgs};
-use super::suggest;
+use crate::suggest;
 use std::ffi::{OsStr, OsString};
 
 /// Parses the raw arguments. The error is the complaint, naming the flag or argument.

@@ -2,12 +2,13 @@
 //! ties flags together. Nothing here reads the environment or sends anything.
 
 use super::defs::{CommandName, RawArgs};
-use super::{Command, Invocation, Parsed, help, suggest};
+use super::{Command, Invocation, Parsed, help};
 use crate::config::Overrides;
 use crate::duration;
 use crate::model::Status;
 use crate::output::Format;
 use crate::select::Selector;
+use crate::suggest;
 use crate::wait::{DEFAULT_INTERVAL, Policy, WaitOptions};
 use std::time::Duration;
 
@@ -173,6 +174,9 @@ fn selectors(
             return Err("--stage needs a stage name".into());
         }
         selectors.push(Selector::Stage(stage.clone()));
+    }
+    if selectors.is_empty() && command == CommandName::Trace {
+        return Err("`gljob trace` needs one job: its id or its name".into());
     }
     let (_, needs_selector) = command.selectors();
     if selectors.is_empty() && needs_selector {

@@ -83,8 +83,16 @@ fn write_each(
             Err(err) if err.may_have_applied() => match read_back(target) {
                 Ok(Proof::Applied(job)) => {
                     let job = *job;
+                    // A cancel read back finds a job that has ended: nothing was left to cancel.
+                    let shows = if action == "cancel"
+                        && !matches!(job.job.status, Status::Canceling | Status::Canceled)
+                    {
+                        format!("it is {}", job.job.status)
+                    } else {
+                        format!("the {action} took effect")
+                    };
                     say::line(&format!(
-                        "gljob: {} — but reading job {} back shows the {action} took effect",
+                        "gljob: {} — but reading job {} back shows {shows}",
                         err.message(),
                         target.id
                     ));
@@ -128,6 +136,22 @@ fn answers_for(
         "play" => job.job.id == target.id || new_attempt,
         _ => job.job.id == target.id,
     };
+    // GitLab answers a cancel with the job as it is after the attempt: `canceling`, `canceled`,
+    // or, for a job that had already finished, unchanged (docs/gitlab-behaviour.md §10.5). A job
+    // shown still alive proves nothing either way (a stale replica, a cancel not applied yet):
+    // it is read back, and what that shows is the outcome.
+    if fits && action == "cancel" && !shows_cancel(&job.job.status) {
+        return Err(Error::new(
+            ErrorKind::WriteUnknown,
+            format!(
+                "{}: GitLab answered with {} (#{}) still {}, neither canceling nor canceled",
+                call.describe(),
+                job.job.name,
+                job.job.id,
+                job.job.status
+            ),
+        ));
+    }
     if fits {
         return Ok(job);
     }
@@ -138,6 +162,12 @@ fn answers_for(
         job.job.id,
         target.id
     )))
+}
+
+/// Whether a job in `status` shows that a cancel took hold, or that it had nothing to cancel:
+/// `canceling`, `canceled`, or ended.
+fn shows_cancel(status: &Status) -> bool {
+    matches!(status, Status::Canceling | Status::Canceled) || status.is_final()
 }
 
 fn already_done(action: &str, done: &[Listed]) -> String {
@@ -454,8 +484,7 @@ pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<
             Status::Canceling if force => {
                 Proof::NotSeen(format!("{}, as it was before the force-cancel", seen(&job)))
             }
-            Status::Canceled | Status::Canceling => Proof::Applied(Box::new(job)),
-            ref status if status.is_final() => Proof::Applied(Box::new(job)),
+            ref status if shows_cancel(status) => Proof::Applied(Box::new(job)),
             _ => Proof::NotSeen(format!("{}, so the cancel may still land", seen(&job))),
         })
     };
@@ -478,7 +507,8 @@ pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<
             continue;
         }
         if !matches!(status, Status::Canceled | Status::Canceling) {
-            // GitLab answers 201 with the job unchanged when it cannot be canceled.
+            // GitLab answers 201 with the job unchanged when it has finished (a job shown alive
+            // was read back: it is here only if it has ended since).
             say::line(&format!(
                 "gljob: {} (#{}) is {status}: GitLab left it unchanged (only jobs that have not \
                  finished can be canceled)",

@@ -10,9 +10,7 @@ use crate::model::{Job, Listed, Status};
 use crate::output;
 use crate::say;
 use crate::select::Selector;
-use crate::wait::{
-    self, Downstream, Followed, Outcome, Policy, Source, Verdict, WaitOptions, judge,
-};
+use crate::wait::{self, Followed, Judged, Outcome, Policy, Source, Verdict, WaitOptions, judge};
 
 pub fn wait(context: &Context, selectors: &[Selector], options: WaitOptions) -> Result<ExitCode> {
     context.client.require(&route::PIPELINE_JOBS)?;
@@ -46,14 +44,10 @@ pub fn wait(context: &Context, selectors: &[Selector], options: WaitOptions) -> 
     follow(context, wait::merge_duplicates(followed), options)
 }
 
-/// `--junit` when nothing was selected: the report says why, instead of being missing. A report
-/// that cannot be written is said on stderr; the error that ended the run stays the exit code.
+/// `--junit` when the run ended before any job was judged (nothing selected, GitLab refused the
+/// first read, a play refused): the report says why, instead of being missing.
 pub(super) fn error_report(context: &Context, suite: &str, err: &crate::error::Error) {
-    if let Some(path) = &context.report.junit
-        && let Err(write) = junit::write(path, &junit::render_error(suite, err.message()))
-    {
-        say::line(&format!("gljob: {}", write.message()));
-    }
+    write_junit(context, suite, &[], &Err(err.clone()));
 }
 
 /// Follows `followed` until every job is final (or the deadline), then prints the verdict and
@@ -73,34 +67,38 @@ pub fn follow(
     );
     let waited = wait::wait(&mut followed, &mut source, options, &deadline);
     section.end();
-    // The report is written whatever happened: on GitLab trouble it holds what was known then.
-    let ending = match &waited {
-        Ok(Outcome::TimedOut) => junit::Ending::TimedOut,
-        Ok(_) => junit::Ending::Judged,
-        Err(_) => junit::Ending::Interrupted,
-    };
-    write_junit(context, "gljob wait", &followed, options.policy, ending);
-    let outcome = waited?;
-    wait::report(&followed, outcome, options.policy);
-    let finals: Vec<&Listed> = followed.iter().map(|f| &f.current).collect();
-    if context.format != output::Format::Human {
-        context.print(|out| output::jobs(out, &context.format, &finals))?;
-    }
-    Ok(match outcome {
-        Outcome::Passed => ExitCode::Done,
-        Outcome::NotPassed => ExitCode::NotPassed,
-        Outcome::TimedOut => {
-            say::line(&format!(
-                "gljob: timed out after {} with {} job(s) not final",
-                crate::duration::human(deadline.started().elapsed().as_secs_f64()),
-                followed
-                    .iter()
-                    .filter(|f| !f.current.job.status.is_final() || f.newer_than.is_some())
-                    .count()
-            ));
-            ExitCode::TimedOut
+    // What was known when the wait ended, GitLab trouble included: the verdict lines and the
+    // report say the same of each job.
+    let cases: Vec<Judged> = followed
+        .iter()
+        .map(|f| Judged::followed(f, options.policy))
+        .collect();
+    let result = waited.and_then(|outcome| {
+        wait::report(&cases, outcome == Outcome::TimedOut);
+        if context.format != output::Format::Human {
+            let finals: Vec<&Listed> = cases.iter().map(|case| &case.job).collect();
+            context.print(|out| output::jobs(out, &context.format, &finals))?;
         }
-    })
+        Ok(match outcome {
+            Outcome::Passed => ExitCode::Done,
+            Outcome::NotPassed => ExitCode::NotPassed,
+            Outcome::TimedOut => {
+                say::line(&format!(
+                    "gljob: timed out after {} with {} job(s) not final",
+                    crate::duration::human(deadline.started().elapsed().as_secs_f64()),
+                    followed
+                        .iter()
+                        .filter(|f| !f.current.job.status.is_final() || f.newer_than.is_some())
+                        .count()
+                ));
+                ExitCode::TimedOut
+            }
+        })
+    });
+    // The report is written last, from how the run ends: on GitLab trouble, a timeout or stdout
+    // that failed too, and it is green only when the exit code is 0.
+    write_junit(context, "gljob wait", &cases, &result);
+    result
 }
 
 /// `3 jobs: 1 running, 2 pending`, for the section's header.
@@ -122,28 +120,15 @@ fn summary(followed: &[Followed]) -> String {
     )
 }
 
-/// Writes `--junit` when asked. A report that cannot be written is said on stderr; the exit code
-/// stays the verdict's (a deploy gate's decision does not change with its report, and
-/// `allow_failure: exit_codes: [124]` keeps working).
-fn write_junit(
-    context: &Context,
-    suite: &str,
-    followed: &[Followed],
-    policy: Policy,
-    ending: junit::Ending,
-) {
+/// Writes `--junit` when asked, from the jobs judged and how the command ended (its exit code or
+/// its error): the one place every gate's report is written. A report that cannot be written is
+/// said on stderr; the exit code stays the verdict's (a deploy gate's decision does not change
+/// with its report, and `allow_failure: exit_codes: [124]` keeps working).
+fn write_junit(context: &Context, suite: &str, cases: &[Judged], result: &Result<ExitCode>) {
     let Some(path) = &context.report.junit else {
         return;
     };
-    let cases: Vec<junit::Case> = followed
-        .iter()
-        .map(|f| junit::Case {
-            job: &f.current,
-            verdict: f.verdict(policy),
-            below: f.awaiting.as_ref().map(Downstream::paths),
-        })
-        .collect();
-    if let Err(err) = junit::write(path, &junit::render(suite, &cases, ending)) {
+    if let Err(err) = junit::write(path, &junit::render(suite, cases, result)) {
         say::line(&format!("gljob: warning: {}", err.message()));
     }
 }
@@ -163,111 +148,86 @@ pub fn check(
     statuses: Option<&[Status]>,
     policy: Policy,
 ) -> Result<ExitCode> {
+    let mut cases = Vec::new();
+    let result = check_now(context, selectors, statuses, policy, &mut cases);
+    write_junit(context, "gljob check", &cases, &result);
+    result
+}
+
+/// `check` up to its exit code, with each job judged put in `cases` as soon as it is, so that the
+/// report holds them even when the read that confirms a pass fails.
+fn check_now(
+    context: &Context,
+    selectors: &[Selector],
+    statuses: Option<&[Status]>,
+    policy: Policy,
+    cases: &mut Vec<Judged>,
+) -> Result<ExitCode> {
     context.client.require(&route::PIPELINE_JOBS)?;
     context.config.pipeline_id()?;
-    let selected = context
-        .select(selectors)
-        .inspect_err(|err| error_report(context, "gljob check", err))?;
+    let selected = context.select(selectors)?;
+    for selection in &selected {
+        match selection {
+            Selection::Job(picked) => cases.push(Judged {
+                job: picked.listed.clone(),
+                verdict: check_verdict(&picked.listed.job, statuses, policy),
+                below: None,
+                stale: false,
+                wanted: statuses.map(<[Status]>::to_vec),
+            }),
+            // Nothing below a trigger job that has not created its pipeline has passed. One case
+            // per trigger job, however many selectors go below it, as `wait` has.
+            Selection::Awaiting(awaiting) => {
+                let bridge = &awaiting.bridge;
+                let same = cases.iter_mut().find(|case| {
+                    case.below.is_some()
+                        && case.job.kind == bridge.kind
+                        && case.job.job.id == bridge.job.id
+                });
+                match same.and_then(|case| case.below.as_mut()) {
+                    Some(paths) => {
+                        paths.push_str(", ");
+                        paths.push_str(&awaiting.path);
+                    }
+                    None => cases.push(Judged {
+                        job: bridge.clone(),
+                        verdict: if statuses.is_none() && !bridge.job.status.is_final() {
+                            Verdict::NotFinal
+                        } else {
+                            Verdict::NotPassed
+                        },
+                        below: Some(awaiting.path.clone()),
+                        stale: false,
+                        wanted: None,
+                    }),
+                }
+            }
+        }
+    }
     // A pass is confirmed by a second read, as `wait` confirms its verdict: the selection read
     // the pages one after the other, and a job retried meanwhile has its new attempt on a page
     // read already. A pass that the second read does not show is no verdict (exit 3).
-    let would_pass = selected.iter().all(|s| {
-        matches!(s, Selection::Job(picked)
-            if check_verdict(&picked.listed.job, statuses, policy).passed())
-    });
-    if would_pass {
+    if wait::exit_code(cases) == ExitCode::Done {
         let followed: Vec<Followed> = selected
-            .iter()
-            .cloned()
+            .into_iter()
             .map(|selection| follow_selection(context, selection))
             .collect();
         let changed = TreeSource::new(context)
             .snapshot(&followed)
-            .map(|snapshot| snapshot.differs(&followed))
-            .inspect_err(|err| error_report(context, "gljob check", err))?;
+            .map(|snapshot| snapshot.differs(&followed))?;
         if changed {
-            let err = crate::error::Error::new(
+            return Err(crate::error::Error::new(
                 crate::error::ErrorKind::Inconsistent,
                 "the selected jobs changed while the pipeline was read (a job retried or ended \
                  meanwhile); run gljob check again, or wait for them with gljob wait"
                     .to_string(),
-            );
-            error_report(context, "gljob check", &err);
-            return Err(err);
+            ));
         }
     }
-    let mut failing = 0;
-    // Each selected job, the trigger job path it stands for, and its verdict for the report.
-    let mut cases_jobs: Vec<(Listed, Option<String>, Verdict)> = Vec::new();
-    for selection in selected {
-        let listed = match selection {
-            Selection::Job(picked) => picked.listed,
-            // Nothing below a trigger job that has not created its pipeline has passed.
-            Selection::Awaiting(awaiting) => {
-                // Said once per trigger job, however many selectors go below it.
-                if !cases_jobs
-                    .iter()
-                    .any(|(job, below, _)| below.is_some() && job.job.id == awaiting.bridge.job.id)
-                {
-                    failing += 1;
-                    say::line(&format!("not passed: {}", awaiting.describe()));
-                    let verdict = if statuses.is_none() && !awaiting.bridge.job.status.is_final() {
-                        Verdict::NotFinal
-                    } else {
-                        Verdict::NotPassed
-                    };
-                    cases_jobs.push((awaiting.bridge, Some(awaiting.path), verdict));
-                }
-                continue;
-            }
-        };
-        let job = &listed.job;
-        let verdict = check_verdict(job, statuses, policy);
-        let ok = verdict.passed();
-        if !ok {
-            failing += 1;
-            let wanted = match statuses {
-                Some(list) => list
-                    .iter()
-                    .map(Status::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                None => "passed".into(),
-            };
-            let mut line = format!("not {wanted}: {} (#{}) is {}", job.name, job.id, job.status);
-            if let Some(reason) = &job.failure_reason {
-                line.push_str(&format!(" ({reason})"));
-            }
-            if let Some(url) = &job.web_url {
-                line.push_str(&format!(" {url}"));
-            }
-            say::line(&line);
-        } else if let Verdict::PassedWithWarning(warning) = &verdict {
-            say::line(&format!("warning: {warning}; --strict would fail it"));
-        }
-        cases_jobs.push((listed, None, verdict));
-    }
-    if let Some(path) = &context.report.junit {
-        let cases: Vec<junit::Case> = cases_jobs
-            .iter()
-            .map(|(job, below, verdict)| junit::Case {
-                job,
-                verdict: verdict.clone(),
-                below: below.clone(),
-            })
-            .collect();
-        let xml = junit::render("gljob check", &cases, junit::Ending::Judged);
-        if let Err(err) = junit::write(path, &xml) {
-            say::line(&format!("gljob: warning: {}", err.message()));
-        }
-    }
+    wait::report(cases, false);
     if context.format != output::Format::Human {
-        let listed: Vec<&Listed> = cases_jobs.iter().map(|(job, _, _)| job).collect();
+        let listed: Vec<&Listed> = cases.iter().map(|case| &case.job).collect();
         context.print(|out| output::jobs(out, &context.format, &listed))?;
     }
-    Ok(if failing == 0 {
-        ExitCode::Done
-    } else {
-        ExitCode::NotPassed
-    })
+    Ok(wait::exit_code(cases))
 }

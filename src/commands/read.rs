@@ -163,9 +163,13 @@ fn draw(
     for trigger in triggers {
         let job = &trigger.job;
         let Some(child) = context.downstream_of(&trigger, at) else {
+            // `none yet`, or `none` for a trigger job that ended without one: as the table says.
             lines.push(format!(
-                "{indent}{} (#{}, trigger) {} -> no pipeline yet",
-                job.name, job.id, job.status
+                "{indent}{} (#{}, trigger) {} -> {}",
+                job.name,
+                job.id,
+                job.status,
+                output::downstream(&trigger).unwrap_or_default()
             ));
             continue;
         };

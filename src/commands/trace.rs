@@ -31,8 +31,9 @@ pub fn trace(
         }
         many => {
             return Err(Error::no_match(format!(
-                "{} jobs match; `gljob trace` prints one job's log: name one",
-                many.len()
+                "{} jobs match ({}); `gljob trace` prints one job's log: name one, or give its id",
+                many.len(),
+                named(many)
             )));
         }
     };
@@ -62,6 +63,23 @@ pub fn trace(
             Ok(ExitCode::TimedOut)
         }
         other => other,
+    }
+}
+
+/// `build (#11), test 1/2 (#12) and 3 more`: the jobs a selector matched, a few of them by name.
+fn named(targets: &[super::Target]) -> String {
+    const SHOWN: usize = 5;
+    let names: Vec<String> = targets
+        .iter()
+        .take(SHOWN)
+        .map(|target| match &target.known {
+            Some(known) => format!("{} (#{})", known.listed.job.name, target.id),
+            None => format!("#{}", target.id),
+        })
+        .collect();
+    match targets.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{} and {more} more", names.join(", ")),
+        _ => names.join(", "),
     }
 }
 

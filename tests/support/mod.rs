@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod gitlab;
+pub mod junit;
 pub mod net;
 pub mod schema;
 

@@ -53,7 +53,11 @@ pub fn handle(state: &Arc<Mutex<State>>, mut request: tiny_http::Request) {
         return;
     }
 
-    let fault = match guard.faults.iter().position(|r| r.matches(&recorded)) {
+    let fault = match guard
+        .faults
+        .iter()
+        .position(|r| r.matches(&recorded) && guard.rule_ready(r))
+    {
         Some(i) if guard.faults[i].skip > 0 => {
             guard.faults[i].skip -= 1;
             None

@@ -259,7 +259,9 @@ impl Fault {
 }
 
 /// When a [`Fault`] strikes: requests of `method` (empty: any) whose path holds `path_contains`,
-/// after `skip` of them went through, `times` times (then the rule is spent).
+/// after `skip` of them went through, `times` times (then the rule is spent); with `once_final`,
+/// only requests that come once the latest attempt of each job so named has ended (and `skip`
+/// counts only those).
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub method: &'static str,
@@ -269,6 +271,7 @@ pub struct Rule {
     pub skip: usize,
     pub times: usize,
     pub fault: Fault,
+    pub once_final: Vec<String>,
 }
 
 impl Rule {
@@ -280,7 +283,15 @@ impl Rule {
             skip: 0,
             times: 1,
             fault,
+            once_final: Vec::new(),
         }
+    }
+
+    /// Strikes only once the latest attempt of every job named `names` has ended: a fault that
+    /// meets a client when it is about to give (or confirm) its verdict.
+    pub fn once_final(mut self, names: &[String]) -> Rule {
+        self.once_final = names.to_vec();
+        self
     }
 
     pub fn skip(mut self, n: usize) -> Rule {
@@ -384,6 +395,17 @@ pub struct State {
 impl State {
     pub fn job(&self, id: u64) -> Option<&Job> {
         self.jobs.iter().find(|j| j.id == id)
+    }
+
+    /// Whether `rule` may strike now: its jobs, if it names any, have all ended.
+    pub fn rule_ready(&self, rule: &Rule) -> bool {
+        rule.once_final.iter().all(|name| {
+            self.jobs
+                .iter()
+                .filter(|j| j.name == *name && !j.retried)
+                .max_by_key(|j| j.id)
+                .is_some_and(Job::is_final)
+        })
     }
 
     pub fn job_mut(&mut self, id: u64) -> Option<&mut Job> {
