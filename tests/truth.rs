@@ -384,3 +384,32 @@ fn bridges_tell_a_pipeline_to_come_from_none() {
     );
     assert!(out.contains("e2e (#11, trigger) failed -> none\n"), "{out}");
 }
+
+/// `a::b::c::lint` where `c` (in `b`'s pipeline 3000) names `a`'s pipeline 2000, which is neither
+/// its own nor the top one: still a loop, refused (exit 3) before anything is acted on; it was
+/// followed until the depth limit, and `lint` judged in a pipeline above.
+#[test]
+fn a_trigger_job_naming_any_pipeline_on_the_way_up_is_refused() {
+    let server = GitLab::start((19, 2));
+    server.add([Job::new(10, "a", "deploy", "running").bridge(Some(2000))]);
+    server.add_pipeline(
+        support::gitlab::Pipeline::child(2000),
+        [
+            Job::new(20, "lint", "test", "success"),
+            Job::new(21, "b", "deploy", "running").bridge(Some(3000)),
+        ],
+    );
+    server.add_pipeline(
+        support::gitlab::Pipeline::child(3000),
+        [Job::new(31, "c", "deploy", "running").bridge(Some(2000))],
+    );
+    let run = gljob(&server, &["check", "a::b::c::lint"], &[]);
+    run.expect(3);
+    run.says("a::b::c::: trigger job c (#31) names pipeline 2000, which is above it");
+    let run = gljob(&server, &["cancel", "a::b::c::lint"], &[API]);
+    run.expect(3);
+    assert!(
+        server.requests_to("POST", "/cancel").is_empty(),
+        "nothing canceled"
+    );
+}
