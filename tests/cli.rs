@@ -2,7 +2,7 @@
 //! `--flag=value` beside `--flag value`, selectors after `--`, and the one-line usage errors (exit 2,
 //! nothing sent) for a value that is missing or looks like a flag.
 
-mod support;
+use crate::support;
 
 use support::gitlab::{API_TOKEN, GitLab, Job};
 use support::gljob;

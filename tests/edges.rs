@@ -2,7 +2,7 @@
 //! deadlines through a proxy's CONNECT exchange, a CA file that cannot be read at once, tokens
 //! echoed percent-encoded, and an API root without `/api/v4`.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Rule};

@@ -37,7 +37,7 @@
 //! - no token nor proxy password in any output, with or without `--verbose` (the harness checks
 //!   every run) and no raw control character in stderr, nor in stdout except `trace`'s.
 
-mod support;
+use crate::support;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};

@@ -1,7 +1,7 @@
 //! The test server's faults do what they say, seen through a plain HTTP client (no gljob): a
 //! failing gljob test means something only if its fault is the one it claims to be.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

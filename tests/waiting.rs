@@ -2,7 +2,7 @@
 //! Job timelines advance one step per read of the pipeline's job list (or of a single job), so
 //! every test is driven by request count, never by the clock.
 
-mod support;
+use crate::support;
 
 use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Step};
 use support::{Run, gljob, gljob_api};

@@ -1,7 +1,7 @@
 //! Every command of the foundation against the GitLab test server: token routing per route, GitLab
 //! versions, pagination, output formats, error classes and exit codes.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, OWN_JOB_ID, READ_TOKEN, render};

@@ -7,7 +7,7 @@
 //! job list advances its builds, its trigger jobs list advances its trigger jobs), and asserts
 //! what GitLab received: which routes, which token header, which body.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::gitlab::{

@@ -10,7 +10,7 @@
 //! (A closed stdout, also found, cannot be
 //! told apart: Rust opens /dev/null in its place before `main`, as for `>/dev/null`.)
 
-mod support;
+use crate::support;
 
 use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, render};
 use support::{Stdout, gljob, gljob_api, gljob_to};

@@ -11,7 +11,7 @@
 //! - a stage typo without a did-you-mean;
 //! - `bridges` saying `none yet` of a trigger job that ended without a pipeline.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::gitlab::{API_TOKEN, Fault, GitLab, Job, Rule};

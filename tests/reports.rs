@@ -1,7 +1,7 @@
 //! The verdict where people look: `--junit FILE` (GitLab's `artifacts:reports:junit`) and the
 //! collapsible log section around a wait's progress inside a GitLab job.
 
-mod support;
+use crate::support;
 
 use support::gitlab::{API_TOKEN, Fault, GitLab, Job};
 use support::junit::Report;

@@ -1,7 +1,7 @@
 //! Hardening: retries that never change a verdict, rate limits, private CAs, proxies, timeouts,
 //! responses that are not what we expect, and tokens that stay where they belong.
 
-mod support;
+use crate::support;
 
 use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Rule};
 use support::net::{Proxy, Silent, TlsGitLab, make_pki};

@@ -5,7 +5,7 @@
 //! refused/failed or a selector matched nothing, 4 a write's outcome is unknown, 5 output could
 //! not be written, 124 `--timeout` ran out (within timeout + 2 s, whatever the server does).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Rule, Step};
