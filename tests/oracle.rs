@@ -8,7 +8,7 @@
 //! Long run (one command):
 //!
 //! ```sh
-//! GLJOB_ORACLE_CASES=5000 cargo test --test oracle -- --nocapture
+//! GLJOB_ORACLE_CASES=5000 cargo test --test tests oracle:: -- --nocapture
 //! ```
 //!
 //! Knobs (environment): `GLJOB_ORACLE_CASES` (default 150), `GLJOB_ORACLE_SEED` (a u64; the
@@ -107,7 +107,7 @@ enum FaultKind {
     EchoToken,
     /// The token stops working once every selected job has ended: 401 on every read from then
     /// on (the read that confirms a verdict included). (GitLab down then, 502 past every retry,
-    /// costs ten failing rounds: `tests/truth.rs` has it.)
+    /// costs ten failing rounds: `tests/regression/truth.rs` has it.)
     Revoked,
 }
 
@@ -821,7 +821,7 @@ fn run_seed<S: Strategy>(
         started.elapsed().as_secs_f64()
     );
     let rerun = format!(
-        "GLJOB_ORACLE_SEED={seed} GLJOB_ORACLE_CASES={cases} GLJOB_ORACLE_THREADS=1 cargo test --test oracle -- --exact {test} --nocapture"
+        "GLJOB_ORACLE_SEED={seed} GLJOB_ORACLE_CASES={cases} GLJOB_ORACLE_THREADS=1 cargo test --test tests -- --exact oracle::{test} --nocapture"
     );
     match result {
         Ok(()) => Ok(()),
