@@ -85,13 +85,20 @@ impl Client {
             .input_buffer_size(16 * 1024)
             .output_buffer_size(16 * 1024)
             .user_agent(concat!("gljob/", env!("CARGO_PKG_VERSION")));
-        if config.api_root.uses_tls() {
-            builder = builder.tls_config(
-                TlsConfig::builder()
-                    .root_certs(tls::trusted_roots(&config.extra_cas)?)
-                    .build(),
-            );
-        }
+        // The CAs the job was given are read only for an https:// root (a bad CA file does not
+        // stop an http:// one); a TLS connection of any other kind (to an https:// proxy) trusts
+        // Mozilla's roots. Every TLS connection goes through gljob's own crypto provider.
+        let extra_cas: &[_] = if config.api_root.uses_tls() {
+            &config.extra_cas
+        } else {
+            &[]
+        };
+        builder = builder.tls_config(
+            TlsConfig::builder()
+                .root_certs(tls::trusted_roots(extra_cas)?)
+                .unversioned_rustls_crypto_provider(tls::provider())
+                .build(),
+        );
         let proxy = match &config.proxy {
             Some(url) => Some(ureq::Proxy::new(url.as_str()).map_err(|_| {
                 Error::usage(format!("the proxy {} is not a usable URL", url.shown()))
