@@ -22,7 +22,7 @@ examples=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json
 env_file=$(mktemp)
 "$examples/fake_gitlab" --scenario bench-ten --tick-ms 3600000 > "$env_file" 2>/dev/null &
 server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -f "$env_file"' EXIT
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; rm -f "$env_file"' EXIT
 for _ in $(seq 100); do [ -s "$env_file" ] && break; sleep 0.1; done
 eval "$(cat "$env_file")"
 export CI_API_V4_URL CI_PROJECT_ID CI_PIPELINE_ID CI_JOB_ID CI_JOB_TOKEN
