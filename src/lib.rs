@@ -20,6 +20,7 @@ pub(crate) mod proxy;
 pub(crate) mod redact;
 pub(crate) mod say;
 pub(crate) mod select;
+pub(crate) mod unzip;
 pub(crate) mod url;
 pub(crate) mod wait;
 

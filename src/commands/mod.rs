@@ -6,6 +6,7 @@
 //! [`rounds`]'.
 
 mod act;
+mod artifacts;
 mod gate;
 mod pipeline;
 mod read;
@@ -101,6 +102,25 @@ pub fn run(
             statuses,
             policy,
         } => gate::check(&context, &selectors, statuses.as_deref(), policy),
+        Command::Artifacts {
+            selector,
+            reference,
+            recent,
+            path,
+            out,
+            wait,
+            ..
+        } => artifacts::artifacts(
+            &context,
+            &artifacts::Wanted {
+                selector: &selector,
+                reference: reference.as_deref(),
+                recent,
+                path: path.as_deref(),
+                out: &out,
+                wait,
+            },
+        ),
     }
 }
 
