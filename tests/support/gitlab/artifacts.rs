@@ -371,18 +371,21 @@ impl Storage {
 
 /// The demo's artifacts (`fake_gitlab`'s demo scenario, the artifacts recipe): `build` of branch
 /// `main`, a finished job of an earlier pipeline, with `dist/app.txt` and an executable
-/// `dist/run.sh`.
+/// `dist/run.sh`; and the same archive for the demo pipeline's own `build` (101), once it ends.
 pub fn add_demo_artifacts(gitlab: &GitLab) {
+    let archive = |branch: &str| {
+        zip_of(&[
+            Entry::Dir("dist/"),
+            Entry::File("dist/app.txt", format!("built on {branch}\n").as_bytes()),
+            Entry::FileMode("dist/run.sh", b"#!/bin/sh\necho deployed\n", 0o755),
+        ])
+    };
     let mut build = Job::new(900, "build", "build", "success");
     build.pipeline_id = 990;
     gitlab.add([build]);
-    gitlab.set_archive(
-        900,
-        zip_of(&[
-            Entry::Dir("dist/"),
-            Entry::File("dist/app.txt", b"built on main\n"),
-            Entry::FileMode("dist/run.sh", b"#!/bin/sh\necho deployed\n", 0o755),
-        ]),
-    );
+    gitlab.set_archive(900, archive("main"));
     gitlab.add_ref_build(PROJECT_ID, "main", "build", 900, true);
+    if gitlab.state().job(101).is_some() {
+        gitlab.set_archive(101, archive("this pipeline"));
+    }
 }
