@@ -1,5 +1,5 @@
 //! Job artifacts unpacked safely: GitLab's zip archive, read from a file on disk, written under one
-//! directory and nowhere else (`docs/gitlab-behaviour.md` §12).
+//! directory and nowhere else (`docs/gitlab-behaviour.md` §11).
 //!
 //! The archive comes from whatever the job that made it ran, maybe on a branch less trusted than
 //! the deploy reading it, so every entry is checked before anything is written: its name must stay

@@ -1,6 +1,6 @@
 //! Downloads: an answer streamed into a file, never held in memory, and tried again (within
 //! `--retries` and the deadline) only while nothing of it has been written. GitLab may answer a
-//! download with a redirect to object storage on another host (`docs/gitlab-behaviour.md` §12):
+//! download with a redirect to object storage on another host (`docs/gitlab-behaviour.md` §11):
 //! that one redirect is followed, with no token, and only on download routes.
 
 use super::transport::{Failed, read_answer};
@@ -134,7 +134,7 @@ impl Client {
             Failed::from(Error::unreadable(format!(
                 "{}: GitLab redirected the download to '{}', which is not an http(s) URL",
                 call.describe(),
-                clean_snippet(location.as_bytes(), 120)
+                without_query(location)
             )))
         })?;
         let shown = without_query(&url);

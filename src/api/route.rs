@@ -44,7 +44,7 @@ pub struct Route {
     /// What the write does, in a word (`play`); `None` for reads.
     pub action: Option<&'static str>,
     /// A download: GitLab may answer it with a redirect to object storage on another host, which
-    /// is followed once, without any token (`docs/gitlab-behaviour.md` §12). No other route
+    /// is followed once, without any token (`docs/gitlab-behaviour.md` §11). No other route
     /// follows a redirect.
     pub download: bool,
 }

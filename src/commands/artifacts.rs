@@ -123,7 +123,7 @@ pub fn artifacts(context: &Context, wanted: &Wanted<'_>) -> Result<ExitCode> {
 /// `--ref`: the route that names the job by its name and the ref. GitLab answers with the job's
 /// artifacts in the latest successful pipeline of the ref, or, with `--recent` on GitLab 18.10+,
 /// those of the newest job of that name with artifacts in its 100 latest successful pipelines
-/// (`docs/gitlab-behaviour.md` §12).
+/// (`docs/gitlab-behaviour.md` §11).
 fn by_ref(context: &Context, wanted: &Wanted<'_>, reference: &str) -> Result<Asked> {
     let name = wanted.selector.text();
     let call = match wanted.path {

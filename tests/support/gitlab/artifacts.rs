@@ -1,5 +1,5 @@
 //! Job artifacts as GitLab serves them (`lib/api/ci/job_artifacts.rb`, `docs/gitlab-behaviour.md`
-//! §12): a job's archive, one file of it, the same by a ref's latest successful pipeline, expired
+//! §11): a job's archive, one file of it, the same by a ref's latest successful pipeline, expired
 //! archives (404), and object storage behind a 302 to another host ([`Storage`], a second
 //! listener that records what it receives). Archives are built by the tests ([`zip_of`]).
 
