@@ -65,10 +65,16 @@ pub fn artifacts(context: &Context, wanted: &Wanted<'_>) -> Result<ExitCode> {
     let fetched = match fetched {
         Ok(fetched) => fetched,
         Err(err) if is_missing(&err) => {
+            // GitLab's words only: a 404 of Workhorse's is plain text, which the client's own
+            // message would take for a page that is not the API (docs/gitlab-behaviour.md §11.3).
+            let said = match err.gitlab_message().filter(|m| !m.is_empty()) {
+                Some(message) => format!("{}: GitLab answered 404 \"{message}\"", call.describe()),
+                None => format!("{}: GitLab answered 404", call.describe()),
+            };
             say::line(&format!(
                 "gljob: {}: {}",
                 source.shown,
-                missing(wanted, err.message())
+                missing(wanted, &said)
             ));
             return Ok(ExitCode::NotPassed);
         }
