@@ -376,6 +376,51 @@ mod tests {
         }
     }
 
+    /// An archive whose directory says an entry is smaller than it is (a bomb that lies) is
+    /// stopped by the bytes that come out, and leaves nothing behind.
+    #[test]
+    fn an_entry_larger_than_declared_is_refused_while_written() {
+        use std::io::{Cursor, Write as _};
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        writer.start_file("big.bin", options).unwrap();
+        let mut state: u32 = 1;
+        let noise: Vec<u8> = (0..100_000)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (state >> 16) as u8
+            })
+            .collect();
+        writer.write_all(&noise).unwrap();
+        let mut bytes = writer.finish().unwrap().into_inner();
+        // The uncompressed size, in the local header (offset 22) and the directory (offset 24).
+        for (signature, offset) in [(b"PK\x03\x04", 22), (b"PK\x01\x02", 24)] {
+            let at = bytes.windows(4).position(|w| w == signature).unwrap() + offset;
+            bytes[at..at + 4].copy_from_slice(&10u32.to_le_bytes());
+        }
+        let dir = std::env::temp_dir().join(format!("gljob-unzip-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let archive = dir.join("a.zip");
+        fs::write(&archive, &bytes).unwrap();
+        let out = dir.join("out");
+        fs::create_dir_all(&out).unwrap();
+        let result = unpack(File::open(&archive).unwrap(), &out, LIMITS);
+        let listing: Vec<_> = fs::read_dir(&out).unwrap().collect();
+        let _ = fs::remove_dir_all(&dir);
+        match result {
+            // The zip crate sees it first (its own check); ours is there for any reader that
+            // would not.
+            Err(Failure::Archive(why)) => assert!(
+                why.contains("larger than its declared") || why.contains("more than the 10"),
+                "{why}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(listing.is_empty(), "{listing:?}");
+    }
+
     #[test]
     fn hex_is_lower_case() {
         assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
