@@ -416,12 +416,15 @@ fn wait_then_fetch_the_attempt_that_passed() {
     let run = artifacts(
         &server,
         &dir.path("out"),
-        &["build", "--wait", "--interval", "5ms"],
+        &["build", "--wait", "--interval", "5ms", "--json"],
         &[],
     );
     run.expect(0);
     assert_eq!(downloads(&server).len(), 1);
     assert_eq!(dir.text("out/dist/app.js"), "console.log('built')\n");
+    // One JSON object on stdout, what was written: not also the jobs the wait judged.
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout).expect("one JSON object");
+    assert_eq!(json["job"]["id"], BUILD);
 
     // A job that fails: exit 1 as `wait` says, and nothing is fetched.
     let server = GitLab::start(V19_2);

@@ -13,7 +13,6 @@ use super::Context;
 use super::rounds::follow_selection;
 use crate::api::route::{self, Call};
 use crate::error::{Error, ErrorKind, ExitCode, Result};
-use crate::output::Format;
 use crate::say;
 use crate::select::Selector;
 use crate::unzip::{self, Failure};
@@ -31,6 +30,8 @@ pub struct Wanted<'a> {
     pub path: Option<&'a str>,
     pub out: &'a Path,
     pub wait: Option<WaitOptions>,
+    /// `--json` (the context's format is `Human`, so that the wait prints no jobs).
+    pub json: bool,
 }
 
 /// The job's artifacts to ask for: who it is, the route, its query.
@@ -97,7 +98,7 @@ pub fn artifacts(context: &Context, wanted: &Wanted<'_>) -> Result<ExitCode> {
         bytes,
         wanted.out.display()
     ));
-    if context.format == Format::Json {
+    if wanted.json {
         let files: Vec<Value> = fetched
             .files
             .iter()

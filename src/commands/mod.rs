@@ -55,10 +55,17 @@ pub fn run(
         Command::Agents => String::new(),
         _ => config.project_segment()?,
     };
+    // `artifacts --json` prints what it wrote, as one object: not also the jobs its wait judged.
+    let artifacts_json = matches!(invocation.command, Command::Artifacts { .. })
+        && invocation.format == Format::Json;
     let context = Context {
         config,
         client,
-        format: invocation.format,
+        format: if artifacts_json {
+            Format::Human
+        } else {
+            invocation.format
+        },
         project,
         report: invocation.report,
         trigger_route: std::cell::Cell::new(pipeline::TriggerRoute::Unknown),
@@ -119,6 +126,7 @@ pub fn run(
                 path: path.as_deref(),
                 out: &out,
                 wait,
+                json: artifacts_json,
             },
         ),
     }
