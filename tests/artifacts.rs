@@ -288,6 +288,17 @@ fn the_redirect_to_object_storage_carries_no_token() {
         "{}",
         run.stderr
     );
+    // Object storage refusing the signed URL: exit 3 in its own words, nothing written, and no
+    // second redirect or token either.
+    let empty = Storage::start();
+    server.redirect_artifacts_to(&empty.url);
+    let run = artifacts(&server, &dir.path("refused"), &["build"], &[]);
+    run.expect(3).says(
+        "object storage GitLab redirected to answered 403 \"AccessDenied: Request has expired\"",
+    );
+    assert_eq!(empty.requests().len(), 1);
+    assert_eq!(empty.requests()[0].header("JOB-TOKEN"), None);
+    assert_eq!(dir.listing("refused"), Vec::<String>::new());
 }
 
 #[test]

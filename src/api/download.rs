@@ -204,7 +204,7 @@ fn storage_refusal(call: &Call, status: u16, body: &[u8]) -> Failed {
         format!(
             "{}: the object storage GitLab redirected to answered {status} \"{}\"; {}",
             call.describe(),
-            clean_snippet(body, 120),
+            storage_words(body),
             if status >= 500 {
                 "it failed; try again later"
             } else {
@@ -213,6 +213,24 @@ fn storage_refusal(call: &Call, status: u16, body: &[u8]) -> Failed {
             }
         ),
     ))
+}
+
+/// What object storage said: of an S3-style XML error only its `Code` and `Message` (the rest may
+/// echo the signature sent, a credential), else the start of the body.
+fn storage_words(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find('<')? + start;
+        Some(text[start..end].to_string())
+    };
+    match (element("Code"), element("Message")) {
+        (Some(code), Some(message)) => clean_snippet(format!("{code}: {message}").as_bytes(), 160),
+        (Some(code), None) => clean_snippet(code.as_bytes(), 160),
+        _ if text.contains('<') => "an XML body".to_string(),
+        _ => clean_snippet(body, 120),
+    }
 }
 
 /// `location` as an absolute http(s) URL: as given, or resolved against the API root's origin when
@@ -271,5 +289,13 @@ mod tests {
             without_query("https://s3.example/b/k?X-Amz-Signature=secret"),
             "https://s3.example/b/k"
         );
+        assert_eq!(
+            storage_words(
+                b"<Error><Code>SignatureDoesNotMatch</Code><Message>no match</Message>\
+                  <SignatureProvided>secret</SignatureProvided></Error>"
+            ),
+            "SignatureDoesNotMatch: no match"
+        );
+        assert_eq!(storage_words(b"<html>secret</html>"), "an XML body");
     }
 }
