@@ -90,6 +90,8 @@ fn demo(server: &GitLab) {
                 .then(&["created", "pending", "running", "running", "success"]),
         ],
     );
+    // Artifacts: build's (`gljob artifacts build --wait`), and branch main's (`--ref main`).
+    gitlab::add_demo_artifacts(server);
     let mut state = server.state();
     state.tick_on_reads = false;
     for id in [101, 102, 103, 104] {

@@ -21,6 +21,7 @@ pub(crate) mod redact;
 pub(crate) mod say;
 pub(crate) mod select;
 pub(crate) mod suggest;
+pub(crate) mod unzip;
 pub(crate) mod url;
 pub(crate) mod wait;
 

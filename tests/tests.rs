@@ -7,6 +7,8 @@
 /// any output).
 mod support;
 
+/// `artifacts`: downloads by job token, streamed, unpacked safely.
+mod artifacts;
 /// The command line as a script writes it: clusters, `--flag=value`, `--`, usage errors.
 mod cli;
 /// Every command: the token per route and GitLab version, pagination, output formats, errors and

@@ -148,6 +148,23 @@ fn hint(
                 .map(|l| format!(" (GitLab pointed to {})", clean_snippet(l.as_bytes(), 200)))
                 .unwrap_or_default()
         ),
+        // The artifact routes take the job token on every GitLab (docs/gitlab-behaviour.md §11.1).
+        (401, TokenKind::Job) if route.download => {
+            "CI_JOB_TOKEN is invalid or its job is no longer running (a job token works only while \
+             its job runs)"
+                .into()
+        }
+        (404, TokenKind::Job) if route.download && message.contains("Project Not Found") => {
+            "the project is not visible to this job: check --project, or its job token allowlist \
+             (Settings > CI/CD > Job token permissions) must take this project; or set \
+             GITLAB_TOKEN to an access token with read_api"
+                .into()
+        }
+        (403, _) if message.contains("token permission is required") => {
+            "the target project's job token permissions (Settings > CI/CD > Job token permissions) \
+             do not grant this project what the route needs (named above); or set GITLAB_TOKEN"
+                .into()
+        }
         (401, TokenKind::Job) if route.token == TokenRule::JobToken => {
             "CI_JOB_TOKEN is invalid or its job is no longer running (a job token works only while \
              its job runs)"

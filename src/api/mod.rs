@@ -4,6 +4,7 @@
 //! This file holds the [`Client`] and what its callers use; [`transport`] sends one request and
 //! retries it, [`paging`] reads a list page by page.
 
+mod download;
 pub mod explain;
 mod paging;
 pub mod route;
@@ -11,6 +12,7 @@ mod timing;
 mod tls;
 mod transport;
 
+pub use download::{Downloaded, MAX_DOWNLOAD};
 pub use paging::Consistency;
 pub use route::{Call, Method, Route, TokenRule};
 
@@ -53,6 +55,8 @@ pub struct Client {
     retries: u32,
     request_timeout: Duration,
     proxy: Option<ProxyUrl>,
+    /// The CAs the job was given, for a download redirected to object storage over https.
+    extra_cas: Vec<crate::config::CaBundle>,
     deadline: Deadline,
     note: fn(&str),
 }
@@ -124,6 +128,7 @@ impl Client {
             retries,
             request_timeout: config.request_timeout,
             proxy: config.proxy.clone(),
+            extra_cas: config.extra_cas.clone(),
             deadline,
             note,
         })
@@ -170,6 +175,12 @@ impl Client {
                     "{what} needs an access token: set GITLAB_TOKEN or --token to a personal, \
                      project or group access token with the {scope} scope (GitLab does not accept \
                      CI_JOB_TOKEN on this route)"
+                ))
+            }),
+            TokenRule::JobOrAccess => job.or(access).ok_or_else(|| {
+                Error::usage(format!(
+                    "{what} needs a token: CI_JOB_TOKEN inside a job, or GITLAB_TOKEN/--token with \
+                     the {scope} scope"
                 ))
             }),
         }

@@ -14,6 +14,9 @@ pub enum TokenRule {
     AccessOrJob,
     /// Single job, trace, play, cancel, retry, erase: GitLab never takes a job token there.
     Access,
+    /// Job artifacts: the job token when there is one (GitLab has taken it there for long, in the
+    /// same project and in another whose job token allowlist takes this one), else an access token.
+    JobOrAccess,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,10 @@ pub struct Route {
     pub token: TokenRule,
     /// What the write does, in a word (`play`); `None` for reads.
     pub action: Option<&'static str>,
+    /// A download: GitLab may answer it with a redirect to object storage on another host, which
+    /// is followed once, without any token (`docs/gitlab-behaviour.md` §11). No other route
+    /// follows a redirect.
+    pub download: bool,
 }
 
 impl Route {
@@ -64,6 +71,16 @@ impl Route {
             .replace(":id", project)
             .replace(":pipeline_id", &id.to_string())
             .replace(":job_id", &id.to_string());
+        Call { route: self, path }
+    }
+
+    /// A route with its placeholders filled by name (`:job_id`, `:ref_name`, `*artifact_path`),
+    /// the values already encoded for a path.
+    pub fn with(&'static self, project: &str, values: &[(&str, &str)]) -> Call {
+        let mut path = self.template.replace(":id", project);
+        for (name, value) in values {
+            path = path.replace(name, value);
+        }
         Call { route: self, path }
     }
 
@@ -124,12 +141,66 @@ pub static CANCEL: Route = write("/projects/:id/jobs/:job_id/cancel", "cancel");
 pub static RETRY: Route = write("/projects/:id/jobs/:job_id/retry", "retry");
 pub static ERASE: Route = write("/projects/:id/jobs/:job_id/erase", "erase");
 
+/// `GET /projects/:id/jobs/:job_id/artifacts`: a job's artifacts archive (a zip).
+pub static ARTIFACTS: Route = download(
+    "/projects/:id/jobs/:job_id/artifacts",
+    TokenRule::JobOrAccess,
+);
+/// `GET /projects/:id/jobs/:job_id/artifacts/*artifact_path`: one file of it.
+pub static ARTIFACT_FILE: Route = download(
+    "/projects/:id/jobs/:job_id/artifacts/*artifact_path",
+    TokenRule::JobOrAccess,
+);
+/// `GET /projects/:id/jobs/artifacts/:ref_name/download?job=NAME`: the archive of the job called
+/// NAME in the latest successful pipeline of a branch or tag.
+pub static REF_ARTIFACTS: Route = download(
+    "/projects/:id/jobs/artifacts/:ref_name/download",
+    TokenRule::JobOrAccess,
+);
+/// `GET /projects/:id/jobs/artifacts/:ref_name/raw/*artifact_path?job=NAME`: one file of it.
+pub static REF_ARTIFACT_FILE: Route = download(
+    "/projects/:id/jobs/artifacts/:ref_name/raw/*artifact_path",
+    TokenRule::JobOrAccess,
+);
+/// The same four with an access token, for when GitLab refused the job token (another project's
+/// allowlist does not take this one) and `GITLAB_TOKEN` is set.
+pub static ARTIFACTS_BY_ACCESS: Route =
+    download("/projects/:id/jobs/:job_id/artifacts", TokenRule::Access);
+pub static ARTIFACT_FILE_BY_ACCESS: Route = download(
+    "/projects/:id/jobs/:job_id/artifacts/*artifact_path",
+    TokenRule::Access,
+);
+pub static REF_ARTIFACTS_BY_ACCESS: Route = download(
+    "/projects/:id/jobs/artifacts/:ref_name/download",
+    TokenRule::Access,
+);
+pub static REF_ARTIFACT_FILE_BY_ACCESS: Route = download(
+    "/projects/:id/jobs/artifacts/:ref_name/raw/*artifact_path",
+    TokenRule::Access,
+);
+
+impl Route {
+    /// This download route with an access token instead of the job token.
+    pub fn by_access(&'static self) -> &'static Route {
+        [
+            (&ARTIFACTS, &ARTIFACTS_BY_ACCESS),
+            (&ARTIFACT_FILE, &ARTIFACT_FILE_BY_ACCESS),
+            (&REF_ARTIFACTS, &REF_ARTIFACTS_BY_ACCESS),
+            (&REF_ARTIFACT_FILE, &REF_ARTIFACT_FILE_BY_ACCESS),
+        ]
+        .into_iter()
+        .find(|(by_job, _)| std::ptr::eq(*by_job, self))
+        .map_or(self, |(_, by_access)| by_access)
+    }
+}
+
 const fn read(template: &'static str, token: TokenRule) -> Route {
     Route {
         method: Method::Get,
         template,
         token,
         action: None,
+        download: false,
     }
 }
 
@@ -139,6 +210,17 @@ const fn write(template: &'static str, action: &'static str) -> Route {
         template,
         token: TokenRule::Access,
         action: Some(action),
+        download: false,
+    }
+}
+
+const fn download(template: &'static str, token: TokenRule) -> Route {
+    Route {
+        method: Method::Get,
+        template,
+        token,
+        action: None,
+        download: true,
     }
 }
 
@@ -158,5 +240,20 @@ mod tests {
             CANCEL.at("1", 2).describe(),
             "POST /projects/1/jobs/2/cancel"
         );
+        assert_eq!(
+            REF_ARTIFACT_FILE
+                .with(
+                    "42",
+                    &[(":ref_name", "feature/x"), ("*artifact_path", "dist/a.js")]
+                )
+                .path,
+            "/projects/42/jobs/artifacts/feature/x/raw/dist/a.js"
+        );
+        assert_eq!(
+            ARTIFACTS.by_access().template,
+            "/projects/:id/jobs/:job_id/artifacts"
+        );
+        assert_eq!(ARTIFACTS.by_access().token, TokenRule::Access);
+        assert_eq!(JOB.by_access().token, TokenRule::Access);
     }
 }

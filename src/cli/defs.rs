@@ -10,6 +10,7 @@ pub enum CommandName {
     Jobs,
     Bridges,
     Trace,
+    Artifacts,
     Play,
     Cancel,
     Retry,
@@ -21,8 +22,8 @@ pub enum CommandName {
 use CommandName::*;
 
 impl CommandName {
-    pub const ALL: [CommandName; 11] = [
-        Job, Agents, Jobs, Bridges, Trace, Play, Cancel, Retry, Erase, Wait, Check,
+    pub const ALL: [CommandName; 12] = [
+        Job, Agents, Jobs, Bridges, Trace, Artifacts, Play, Cancel, Retry, Erase, Wait, Check,
     ];
 
     pub fn name(self) -> &'static str {
@@ -32,6 +33,7 @@ impl CommandName {
             Jobs => "jobs",
             Bridges => "bridges",
             Trace => "trace",
+            Artifacts => "artifacts",
             Play => "play",
             Cancel => "cancel",
             Retry => "retry",
@@ -54,6 +56,10 @@ impl CommandName {
             }
             Bridges => "gljob bridges [--scope STATUS]... [--limit N] [--tree]",
             Trace => "gljob trace SELECTOR [--follow [--interval DURATION] [--timeout DURATION]]",
+            Artifacts => {
+                "gljob artifacts SELECTOR [--ref REF] [--path FILE] [--out DIR] [--wait [WAIT \
+                 FLAGS]] [--timeout DURATION]"
+            }
             Play => "gljob play SELECTOR... [--var KEY=VALUE]... [--wait [WAIT FLAGS]]",
             Cancel => "gljob cancel SELECTOR... [--force]",
             Retry => "gljob retry SELECTOR... [--wait [WAIT FLAGS]]",
@@ -77,6 +83,10 @@ impl CommandName {
                 "List the pipeline's trigger jobs and the pipelines they created (--tree: all levels)."
             }
             Trace => "Print a job's log, bytes unchanged (access token).",
+            Artifacts => {
+                "Download a job's artifacts (job token) and unpack them safely; --ref for another \
+                 branch's or tag's."
+            }
             Play => "Play manual jobs (access token with api scope).",
             Cancel => "Cancel jobs (access token with api scope).",
             Retry => "Retry jobs; GitLab creates new jobs (access token with api scope).",
@@ -113,6 +123,12 @@ impl CommandName {
                 "gljob trace build",
                 "gljob trace integration --follow --timeout 30m",
             ],
+            Artifacts => &[
+                "gljob artifacts build --wait --timeout 30m   # gate on build, then fetch its files",
+                "gljob artifacts build --ref main --out dist   # main's latest successful build",
+                "gljob artifacts build --path dist/app.tar.gz --json",
+                "gljob artifacts package --ref v1.2.0 --project group/app",
+            ],
             Play => &[
                 "gljob play deploy-staging",
                 "gljob play deploy --var TARGET=eu --wait --timeout 30m",
@@ -142,7 +158,7 @@ impl CommandName {
         match self {
             Job => (true, false),
             Agents | Jobs | Bridges => (false, false),
-            Trace | Play | Cancel | Retry | Erase | Wait | Check => (true, true),
+            Trace | Artifacts | Play | Cancel | Retry | Erase | Wait | Check => (true, true),
         }
     }
 }
@@ -187,6 +203,10 @@ pub struct RawArgs {
     pub status: Option<String>,
     pub junit: Option<String>,
     pub no_sections: bool,
+    pub reference: Option<String>,
+    pub recent: bool,
+    pub path: Option<String>,
+    pub out: Option<String>,
     pub help: bool,
     pub version: bool,
     /// The command and the selectors, in order.
@@ -238,8 +258,10 @@ fn switch(slot: &mut bool) -> Result<(), String> {
 }
 
 const SELECTING: &[CommandName] = &[Job, Trace, Play, Cancel, Retry, Erase, Wait, Check];
-const WAITING: &[CommandName] = &[Wait, Play, Retry, Trace];
+const WAITING: &[CommandName] = &[Wait, Play, Retry, Trace, Artifacts];
 const JUDGING: &[CommandName] = &[Wait, Play, Retry, Check];
+/// The rules of a verdict: what judges, and `artifacts --wait`.
+const STRICTNESS: &[CommandName] = &[Wait, Play, Retry, Check, Artifacts];
 
 pub static FLAGS: &[Flag] = &[
     Flag {
@@ -432,9 +454,10 @@ pub static FLAGS: &[Flag] = &[
         long: "--wait",
         short: None,
         value: None,
-        help: "then wait for what was started, as `gljob wait` does",
+        help: "then wait for what was started (artifacts: wait for the job first), as `gljob \
+               wait` does",
         variable: None,
-        applies: Applies::Only(&[Play, Retry]),
+        applies: Applies::Only(&[Play, Retry, Artifacts]),
         apply: |raw, _| switch(&mut raw.wait),
     },
     Flag {
@@ -471,7 +494,7 @@ pub static FLAGS: &[Flag] = &[
         value: None,
         help: "a failed or canceled job does not pass even with allow_failure: true",
         variable: None,
-        applies: Applies::Only(JUDGING),
+        applies: Applies::Only(STRICTNESS),
         apply: |raw, _| switch(&mut raw.strict),
     },
     Flag {
@@ -480,7 +503,7 @@ pub static FLAGS: &[Flag] = &[
         value: None,
         help: "a skipped job passes",
         variable: None,
-        applies: Applies::Only(JUDGING),
+        applies: Applies::Only(STRICTNESS),
         apply: |raw, _| switch(&mut raw.allow_skipped),
     },
     Flag {
@@ -511,8 +534,48 @@ pub static FLAGS: &[Flag] = &[
         help: "inside a GitLab job, do not fold the wait's progress into a collapsible log \
                section (NO_COLOR does the same)",
         variable: None,
-        applies: Applies::Only(&[Wait, Play, Retry]),
+        applies: Applies::Only(&[Wait, Play, Retry, Artifacts]),
         apply: |raw, _| switch(&mut raw.no_sections),
+    },
+    Flag {
+        long: "--ref",
+        short: None,
+        value: Some("REF"),
+        help: "the job called SELECTOR in the latest successful pipeline of this branch or tag \
+               (of --project), not of this pipeline",
+        variable: None,
+        applies: Applies::Only(&[Artifacts]),
+        apply: |raw, v| once(&mut raw.reference, v),
+    },
+    Flag {
+        long: "--recent",
+        short: None,
+        value: None,
+        help: "with --ref: the newest job of that name with artifacts in the ref's 100 latest \
+               successful pipelines (GitLab 18.10+; an older one looks in the latest only)",
+        variable: None,
+        applies: Applies::Only(&[Artifacts]),
+        apply: |raw, _| switch(&mut raw.recent),
+    },
+    Flag {
+        long: "--path",
+        short: None,
+        value: Some("FILE"),
+        help: "only this file of the artifacts (its path in the archive), without the archive; \
+               written to DIR/FILE",
+        variable: None,
+        applies: Applies::Only(&[Artifacts]),
+        apply: |raw, v| once(&mut raw.path, v),
+    },
+    Flag {
+        long: "--out",
+        short: None,
+        value: Some("DIR"),
+        help: "where the files go (created if missing); nothing is written outside it \
+               [default: the working directory]",
+        variable: None,
+        applies: Applies::Only(&[Artifacts]),
+        apply: |raw, v| once(&mut raw.out, v),
     },
     Flag {
         long: "--help",

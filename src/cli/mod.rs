@@ -70,6 +70,22 @@ pub enum Command {
         statuses: Option<Vec<Status>>,
         policy: Policy,
     },
+    Artifacts {
+        /// One job: by id, name, pattern or `BRIDGE::JOB`; with `reference`, a job name.
+        selector: Selector,
+        /// `--ref`: the latest successful pipeline of this branch or tag.
+        reference: Option<String>,
+        /// `--recent`: GitLab's `search_recent_successful_pipelines`.
+        recent: bool,
+        /// `--path`: one file of the artifacts, as the archive names it (checked: relative).
+        path: Option<String>,
+        /// `--out`.
+        out: std::path::PathBuf,
+        /// `--wait`: the job is waited for first.
+        wait: Option<WaitOptions>,
+        /// `--timeout` without `--wait`: the download's bound.
+        timeout: Option<Duration>,
+    },
 }
 
 impl Command {
@@ -90,6 +106,17 @@ impl Command {
             | Command::Retry { selectors, .. }
             | Command::Erase { selectors } => (true, by_name(selectors), TokenNeed::Access),
             Command::Wait { .. } | Command::Check { .. } => (true, true, TokenNeed::AccessOrJob),
+            // The artifact routes take either token (the job token first).
+            Command::Artifacts {
+                selector,
+                reference,
+                wait,
+                ..
+            } => (
+                true,
+                reference.is_none() && (wait.is_some() || selector.needs_pipeline()),
+                TokenNeed::AccessOrJob,
+            ),
         };
         let writes = matches!(
             self,
@@ -119,6 +146,9 @@ impl Command {
                 ..
             } => options.timeout,
             Command::Trace { timeout, .. } => *timeout,
+            Command::Artifacts { wait, timeout, .. } => {
+                wait.as_ref().and_then(|w| w.timeout).or(*timeout)
+            }
             _ => None,
         }
     }
@@ -136,6 +166,7 @@ impl Command {
             Command::Erase { .. } => "erase",
             Command::Wait { .. } => "wait",
             Command::Check { .. } => "check",
+            Command::Artifacts { .. } => "artifacts",
         }
     }
 }

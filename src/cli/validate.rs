@@ -188,6 +188,9 @@ fn selectors(
     if command == CommandName::Trace && selectors.len() > 1 {
         return Err("`gljob trace` prints one job's log; give one selector".into());
     }
+    if command == CommandName::Artifacts && selectors.len() > 1 {
+        return Err("`gljob artifacts` fetches one job's artifacts; give one selector".into());
+    }
     Ok(selectors)
 }
 
@@ -285,6 +288,7 @@ fn typed_command(
             selectors,
             options: wait_options,
         },
+        CommandName::Artifacts => artifacts(raw, selectors, wait_options, format)?,
         CommandName::Check => Command::Check {
             selectors,
             statuses: match &raw.status {
@@ -298,6 +302,85 @@ fn typed_command(
             },
             policy: wait_options.policy,
         },
+    })
+}
+
+/// `artifacts`: its flags, and the rules between them.
+fn artifacts(
+    raw: &RawArgs,
+    selectors: Vec<Selector>,
+    wait_options: WaitOptions,
+    format: &Format,
+) -> Result<Command, String> {
+    if matches!(format, Format::Fields(_)) {
+        return Err(
+            "`gljob artifacts` prints the files it wrote: --json does, --field does not apply"
+                .into(),
+        );
+    }
+    if !raw.wait && (raw.interval.is_some() || raw.strict || raw.allow_skipped || raw.no_sections) {
+        return Err(
+            "--interval, --strict, --allow-skipped and --no-sections need --wait on `gljob \
+             artifacts`"
+                .into(),
+        );
+    }
+    let Some(selector) = selectors.into_iter().next() else {
+        return Err("`gljob artifacts` needs a job: an id, a name or a pattern".into());
+    };
+    let reference = match &raw.reference {
+        Some(text) if text.trim().is_empty() => return Err("--ref needs a branch or tag".into()),
+        Some(text) => {
+            if raw.wait {
+                return Err(
+                    "--ref takes the latest successful pipeline of a branch or tag, whose jobs \
+                     have ended: --wait does not apply"
+                        .into(),
+                );
+            }
+            match &selector {
+                Selector::Name(name) if !crate::select::is_pattern(name) => {}
+                _ => {
+                    return Err(format!(
+                        "with --ref, name the job as GitLab does (e.g. build), not '{}': GitLab \
+                         looks it up by name in that pipeline",
+                        selector.text()
+                    ));
+                }
+            }
+            Some(text.trim().to_string())
+        }
+        None if raw.recent => return Err("--recent needs --ref".into()),
+        None => None,
+    };
+    let path = match &raw.path {
+        Some(text) => Some(crate::unzip::safe_path(text).map_err(|why| {
+            format!("--path '{text}' {why}: name a file inside the artifacts (e.g. dist/app.js)")
+        })?),
+        None => None,
+    };
+    let out = match &raw.out {
+        Some(text) if text.is_empty() => return Err("--out needs a directory".into()),
+        Some(text) => std::path::PathBuf::from(text),
+        None => std::path::PathBuf::from("."),
+    };
+    // Known before anything is sent: the files could not land.
+    if let Ok(meta) = std::fs::metadata(&out)
+        && !meta.is_dir()
+    {
+        return Err(format!(
+            "--out {} exists and is not a directory",
+            out.display()
+        ));
+    }
+    Ok(Command::Artifacts {
+        selector,
+        reference,
+        recent: raw.recent,
+        path,
+        out,
+        timeout: wait_options.timeout,
+        wait: raw.wait.then_some(wait_options),
     })
 }
 

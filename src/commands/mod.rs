@@ -6,6 +6,7 @@
 //! [`rounds`]'.
 
 mod act;
+mod artifacts;
 mod gate;
 mod pipeline;
 mod read;
@@ -54,10 +55,17 @@ pub fn run(
         Command::Agents => String::new(),
         _ => config.project_segment()?,
     };
+    // `artifacts --json` prints what it wrote, as one object: not also the jobs its wait judged.
+    let artifacts_json = matches!(invocation.command, Command::Artifacts { .. })
+        && invocation.format == Format::Json;
     let context = Context {
         config,
         client,
-        format: invocation.format,
+        format: if artifacts_json {
+            Format::Human
+        } else {
+            invocation.format
+        },
         project,
         report: invocation.report,
         trigger_route: std::cell::Cell::new(pipeline::TriggerRoute::Unknown),
@@ -101,6 +109,26 @@ pub fn run(
             statuses,
             policy,
         } => gate::check(&context, &selectors, statuses.as_deref(), policy),
+        Command::Artifacts {
+            selector,
+            reference,
+            recent,
+            path,
+            out,
+            wait,
+            ..
+        } => artifacts::artifacts(
+            &context,
+            &artifacts::Wanted {
+                selector: &selector,
+                reference: reference.as_deref(),
+                recent,
+                path: path.as_deref(),
+                out: &out,
+                wait,
+                json: artifacts_json,
+            },
+        ),
     }
 }
 

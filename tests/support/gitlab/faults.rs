@@ -75,6 +75,32 @@ pub fn serve_fault(
             answer.body.truncate(half);
             respond(request, answer);
         }
+        Fault::CutBody { after } => {
+            let answer = real_answer(&mut guard, recorded);
+            drop(guard);
+            // tiny_http keeps a connection open for the next request, so a body cannot be cut by
+            // closing it: the answer is chunked, and after `after` bytes comes a chunk size that
+            // is not one, which the client sees at once, as it would a reset.
+            let mut writer = request.into_writer();
+            let mut head = format!(
+                "HTTP/1.1 {} Cut\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\n",
+                answer.status, answer.content_type
+            );
+            for (name, value) in &answer.headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str("\r\n");
+            let sent = &answer.body[..after.min(answer.body.len())];
+            let mut bytes = head.into_bytes();
+            if !sent.is_empty() {
+                bytes.extend_from_slice(format!("{:x}\r\n", sent.len()).as_bytes());
+                bytes.extend_from_slice(sent);
+                bytes.extend_from_slice(b"\r\n");
+            }
+            bytes.extend_from_slice(b"cut here\r\n\r\n");
+            let _ = writer.write_all(&bytes);
+            let _ = writer.flush();
+        }
         Fault::Trickle { bytes_per_sec } => {
             let answer = real_answer(&mut guard, recorded);
             drop(guard);

@@ -24,12 +24,14 @@
 //!   ([`GitLab::applied`]), which tests and the oracle judge gljob by.
 #![allow(dead_code)]
 
+mod artifacts;
 mod faults;
 mod render;
 mod routes;
 mod state;
 mod tree;
 
+pub use artifacts::*;
 pub use faults::*;
 pub use render::*;
 pub use routes::*;
@@ -119,6 +121,7 @@ impl GitLab {
             packages: Vec::new(),
             packages_dir: None,
             answered: Vec::new(),
+            artifacts: Artifacts::default(),
         }));
         let thread = {
             let server = Arc::clone(&server);

@@ -210,6 +210,9 @@ pub fn route(state: &mut State, request: &Recorded) -> Answer {
     };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = request.method.as_str();
+    if let Some(answer) = artifacts_route(state, request, method, &segments) {
+        return answer;
+    }
     if let Some(answer) = tree_route(state, request, method, &segments) {
         return answer;
     }

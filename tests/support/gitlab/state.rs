@@ -234,6 +234,9 @@ pub enum Fault {
     /// The real answer with every `from` in its body written as `to` (a job's bytes damaged, or
     /// odd but valid).
     Rewrite { from: Vec<u8>, to: Vec<u8> },
+    /// The real answer's head, then only `after` bytes of its body and bytes that are not HTTP
+    /// (a download cut off, as a reset mid-body looks to a client).
+    CutBody { after: usize },
 }
 
 impl Fault {
@@ -390,6 +393,8 @@ pub struct State {
     /// The real answers sent (not the faults): the request's index in `requests`, the status and
     /// the body's length in bytes.
     pub answered: Vec<(usize, u16, usize)>,
+    /// Job artifacts: archives, ref builds, object storage (see [`Artifacts`]).
+    pub artifacts: Artifacts,
 }
 
 impl State {
