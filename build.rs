@@ -1,7 +1,8 @@
 //! Build facts for `gljob --version`: the target triple and the short git commit, as
 //! `GLJOB_BUILD_TARGET` and `GLJOB_BUILD_COMMIT` (read with `env!` in the program).
 //!
-//! The commit comes from `git rev-parse --short HEAD`; where git or the repository is missing (a
+//! The commit comes from `git rev-parse --short=12 HEAD` (12 characters, so that the binary's
+//! length does not move with git's abbreviation); where git or the repository is missing (a
 //! source tarball, a CI copy without `.git`) it is `CI_COMMIT_SHORT_SHA` if a runner set it, else
 //! `unknown`. Cargo reruns this script only when HEAD or the branch it points at moves, not on
 //! every change of a source file.
@@ -25,7 +26,7 @@ fn main() {
 
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=CI_COMMIT_SHORT_SHA");
-    let commit = git(&["rev-parse", "--short", "HEAD"]);
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]);
     if commit.is_some() {
         // In a worktree `.git` is a file and HEAD lives elsewhere: ask git where its files are.
         // A branch may be loose (refs/heads/NAME) or packed (packed-refs); watch whichever exist.
