@@ -11,7 +11,7 @@
 //! is written whole or not at all: to a temporary file beside it, then renamed.
 
 use crate::error::{Error, ExitCode, Result};
-use crate::model::{Kind, Status};
+use crate::model::{Job, Kind, Status};
 use crate::wait::{Judged, Verdict};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -32,71 +32,12 @@ pub fn render(suite: &str, cases: &[Judged], result: &Result<ExitCode>) -> Strin
     let mut body = String::new();
     let mut total_time = 0.0;
     for case in cases {
-        let job = &case.job.job;
-        let time = seconds(job.duration);
+        let time = seconds(case.job.job.duration);
         total_time += time;
-        // A job below a trigger job is classed by its path (`deploy-eu::`), as it was selected.
-        let class = match (&case.below, case.job.kind) {
-            (Some(path), _) => path.clone(),
-            (None, Kind::Build) => job.stage.clone(),
-            (None, Kind::Bridge) => format!("{}::", job.name),
-        };
-        let _ = write!(
-            body,
-            "    <testcase name=\"{}\" classname=\"{}\" time=\"{time:.3}\"",
-            escape(&job.name),
-            escape(&class)
-        );
-        let details = || {
-            let mut text = format!("#{} {}", job.id, job.status);
-            if let Some(reason) = &job.failure_reason {
-                text.push_str(&format!(" ({reason})"));
-            }
-            if let Some(url) = &job.web_url {
-                text.push_str(&format!(" {url}"));
-            }
-            text
-        };
-        match &case.verdict {
-            Verdict::Passed if job.status == Status::Skipped => {
-                skipped += 1;
-                body.push_str(">\n      <skipped message=\"skipped\"/>\n    </testcase>\n");
-            }
-            Verdict::Passed => body.push_str("/>\n"),
-            Verdict::PassedWithWarning(warning) => {
-                let _ = write!(
-                    body,
-                    ">\n      <system-out>{}</system-out>\n    </testcase>\n",
-                    escape(&format!("{warning}; --strict would fail it"))
-                );
-            }
-            Verdict::NotPassed => {
-                failures += 1;
-                let _ = write!(
-                    body,
-                    ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-                    escape(&format!("{} is {}", job.name, job.status)),
-                    escape(job.status.as_str()),
-                    escape(&details())
-                );
-            }
-            Verdict::NotFinal => {
-                failures += 1;
-                let why = match (exit, result) {
-                    (ExitCode::TimedOut, _) => "still unfinished when --timeout ran out",
-                    (ExitCode::GitLab, Err(_)) => "still unfinished when GitLab failed the wait",
-                    (_, Err(_)) => "still unfinished when gljob stopped",
-                    // Final, yet not judged: the job was replayed and this is its old attempt.
-                    _ if case.stale || job.status.is_final() => "its new attempt was not seen",
-                    _ => "not final",
-                };
-                let _ = write!(
-                    body,
-                    ">\n      <failure message=\"{}\" type=\"unfinished\">{}</failure>\n    </testcase>\n",
-                    escape(&format!("{} is {}: {why}", job.name, job.status)),
-                    escape(&details())
-                );
-            }
+        match write_case(&mut body, case, time, exit, result) {
+            Counted::Failure => failures += 1,
+            Counted::Skipped => skipped += 1,
+            Counted::Pass => {}
         }
     }
     let mut errors = 0;
@@ -118,6 +59,95 @@ pub fn render(suite: &str, cases: &[Judged], result: &Result<ExitCode>) -> Strin
         n = cases.len() + errors,
         suite = escape(suite),
     )
+}
+
+/// What one job's test case adds to the suite's counts.
+enum Counted {
+    Pass,
+    Failure,
+    Skipped,
+}
+
+/// Appends one job's test case to `body`, judged as the exit code judged it; `exit` and `result`
+/// say how the run ended, which is why a job still unfinished was not judged.
+fn write_case(
+    body: &mut String,
+    case: &Judged,
+    time: f64,
+    exit: ExitCode,
+    result: &Result<ExitCode>,
+) -> Counted {
+    let job = &case.job.job;
+    // A job below a trigger job is classed by its path (`deploy-eu::`), as it was selected.
+    let class = match (&case.below, case.job.kind) {
+        (Some(path), _) => path.clone(),
+        (None, Kind::Build) => job.stage.clone(),
+        (None, Kind::Bridge) => format!("{}::", job.name),
+    };
+    let _ = write!(
+        body,
+        "    <testcase name=\"{}\" classname=\"{}\" time=\"{time:.3}\"",
+        escape(&job.name),
+        escape(&class)
+    );
+    match &case.verdict {
+        Verdict::Passed if job.status == Status::Skipped => {
+            body.push_str(">\n      <skipped message=\"skipped\"/>\n    </testcase>\n");
+            Counted::Skipped
+        }
+        Verdict::Passed => {
+            body.push_str("/>\n");
+            Counted::Pass
+        }
+        Verdict::PassedWithWarning(warning) => {
+            let _ = write!(
+                body,
+                ">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                escape(&format!("{warning}; --strict would fail it"))
+            );
+            Counted::Pass
+        }
+        Verdict::NotPassed => {
+            let _ = write!(
+                body,
+                ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                escape(&format!("{} is {}", job.name, job.status)),
+                escape(job.status.as_str()),
+                escape(&details(job))
+            );
+            Counted::Failure
+        }
+        Verdict::NotFinal => {
+            let why = match (exit, result) {
+                (ExitCode::TimedOut, _) => "still unfinished when --timeout ran out",
+                (ExitCode::GitLab, Err(_)) => "still unfinished when GitLab failed the wait",
+                (_, Err(_)) => "still unfinished when gljob stopped",
+                // Final, yet not judged: the job was replayed and this is its old attempt.
+                _ if case.stale || job.status.is_final() => "its new attempt was not seen",
+                _ => "not final",
+            };
+            let _ = write!(
+                body,
+                ">\n      <failure message=\"{}\" type=\"unfinished\">{}</failure>\n    </testcase>\n",
+                escape(&format!("{} is {}: {why}", job.name, job.status)),
+                escape(&details(job))
+            );
+            Counted::Failure
+        }
+    }
+}
+
+/// A failure's text: the job's id, status, `failure_reason` and URL, what a reader of the report
+/// needs to find the job.
+fn details(job: &Job) -> String {
+    let mut text = format!("#{} {}", job.id, job.status);
+    if let Some(reason) = &job.failure_reason {
+        text.push_str(&format!(" ({reason})"));
+    }
+    if let Some(url) = &job.web_url {
+        text.push_str(&format!(" {url}"));
+    }
+    text
 }
 
 /// Why a run that did not exit 0 did not, when its jobs' cases do not say it: the error that

@@ -101,6 +101,20 @@ pub fn unpack(archive: File, out: &Path, limits: Limits) -> Result<Unpacked, Fai
         )));
     }
     let mut unpacked = Unpacked::default();
+    let plan = plan_entries(&mut zip, limits, &mut unpacked.skipped)?;
+    unpacked.files = write_planned(&mut zip, out, plan, limits)?;
+    Ok(unpacked)
+}
+
+/// Reads the archive's whole directory and checks every entry before anything is written, so a
+/// bad name, an encrypted entry or a declared bomb stops the archive with nothing on disk. Links
+/// and devices go to `skipped`, said and not written.
+fn plan_entries(
+    zip: &mut zip::ZipArchive<File>,
+    limits: Limits,
+    skipped: &mut Vec<(String, String)>,
+) -> Result<Vec<Planned>, Failure> {
+    let broken = |why: String| Failure::Archive(why);
     let mut plan = Vec::with_capacity(zip.len());
     let mut declared_total: u64 = 0;
     for index in 0..zip.len() {
@@ -124,7 +138,7 @@ pub fn unpack(archive: File, out: &Path, limits: Limits) -> Result<Unpacked, Fai
             continue;
         }
         if kind == SYMLINK {
-            unpacked.skipped.push((
+            skipped.push((
                 path,
                 "a symbolic link: gljob does not create links (it could point outside the output \
                  directory)"
@@ -133,9 +147,7 @@ pub fn unpack(archive: File, out: &Path, limits: Limits) -> Result<Unpacked, Fai
             continue;
         }
         if kind != REGULAR && kind != 0 {
-            unpacked
-                .skipped
-                .push((path, format!("not a regular file (mode {mode:o})")));
+            skipped.push((path, format!("not a regular file (mode {mode:o})")));
             continue;
         }
         if entry.encrypted() {
@@ -159,6 +171,19 @@ pub fn unpack(archive: File, out: &Path, limits: Limits) -> Result<Unpacked, Fai
             size,
         });
     }
+    Ok(plan)
+}
+
+/// Writes the checked entries in the archive's order, bounding again what actually comes out (a
+/// directory may lie about sizes): each entry's size and ratio, and the total so far.
+fn write_planned(
+    zip: &mut zip::ZipArchive<File>,
+    out: &Path,
+    plan: Vec<Planned>,
+    limits: Limits,
+) -> Result<Vec<Written>, Failure> {
+    let broken = |why: String| Failure::Archive(why);
+    let mut files = Vec::new();
     let mut total: u64 = 0;
     for planned in plan {
         match planned {
@@ -204,7 +229,7 @@ pub fn unpack(archive: File, out: &Path, limits: Limits) -> Result<Unpacked, Fai
                     )));
                 }
                 total += written;
-                unpacked.files.push(Written {
+                files.push(Written {
                     path,
                     size: written,
                     sha256,
@@ -212,7 +237,7 @@ pub fn unpack(archive: File, out: &Path, limits: Limits) -> Result<Unpacked, Fai
             }
         }
     }
-    Ok(unpacked)
+    Ok(files)
 }
 
 fn bomb(path: &str, size: u64, stored: u64, limits: Limits) -> Failure {

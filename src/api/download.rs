@@ -73,6 +73,18 @@ impl Client {
             }
             return Err(self.refusal(call, &answer));
         }
+        self.write_answer(call, response, redirected, out)
+    }
+
+    /// Streams a 2xx answer's body into `out`, bounded by [`MAX_DOWNLOAD`]. A break before any
+    /// byte was written may be tried again; after, it is the end (what was written is incomplete).
+    fn write_answer(
+        &self,
+        call: &Call,
+        response: Response<Body>,
+        redirected: bool,
+        out: &mut dyn Write,
+    ) -> Try {
         let mut reader = response.into_body().into_reader();
         let mut buffer = vec![0u8; 64 * 1024];
         let mut written: u64 = 0;

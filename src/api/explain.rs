@@ -2,7 +2,7 @@
 //! GitLab's code does (`docs/gitlab-behaviour.md` §2.4, §3.4).
 
 use super::TokenKind;
-use super::route::{Call, Method, TokenRule};
+use super::route::{Call, Method, Route, TokenRule};
 use crate::error::{Error, ErrorKind, clean_snippet};
 use serde_json::Value;
 
@@ -137,17 +137,26 @@ fn hint(
     location: Option<&str>,
 ) -> String {
     let route = call.route;
-    let refused_job_token = "this GitLab does not accept CI_JOB_TOKEN on this route (pipeline job \
-        lists need GitLab 18.0+, trigger jobs 19.0+): set GITLAB_TOKEN to an access token with the \
-        read_api scope";
-    match (status, kind) {
-        (300..=399, _) => format!(
+    if (300..=399).contains(&status) {
+        return format!(
             "gljob does not follow redirects with a token; point CI_API_V4_URL or --api-url at the \
              final address{}",
             location
                 .map(|l| format!(" (GitLab pointed to {})", clean_snippet(l.as_bytes(), 200)))
                 .unwrap_or_default()
-        ),
+        );
+    }
+    token_hint(route, status, message, kind).unwrap_or_else(|| other_hint(route, status, message))
+}
+
+/// What to do about a refusal of the token itself: a job token the route or the project does not
+/// take, a token that is invalid. Tried before [`other_hint`], whose broader arms (any 403, any
+/// 404) would also match these.
+fn token_hint(route: &Route, status: u16, message: &str, kind: TokenKind) -> Option<String> {
+    let refused_job_token = "this GitLab does not accept CI_JOB_TOKEN on this route (pipeline job \
+        lists need GitLab 18.0+, trigger jobs 19.0+): set GITLAB_TOKEN to an access token with the \
+        read_api scope";
+    Some(match (status, kind) {
         // The artifact routes take the job token on every GitLab (docs/gitlab-behaviour.md §11.1).
         (401, TokenKind::Job) if route.download => {
             "CI_JOB_TOKEN is invalid or its job is no longer running (a job token works only while \
@@ -177,44 +186,51 @@ fn hint(
         (401, TokenKind::Access) => {
             "the access token (GITLAB_TOKEN/--token) is invalid, expired or revoked".into()
         }
-        (403, _) if message.contains("insufficient_scope") => format!(
+        _ => return None,
+    })
+}
+
+/// What to do about any other refusal or failure, by its status and GitLab's message.
+fn other_hint(route: &Route, status: u16, message: &str) -> String {
+    match status {
+        403 if message.contains("insufficient_scope") => format!(
             "the access token lacks the scope this needs: {} needs an access token with the {} scope",
             route.method.as_str(),
             route.scope()
         ),
-        (403, _) if message.contains("job token not allowed") => {
+        403 if message.contains("job token not allowed") => {
             "add this project to the target project's job token allowlist (Settings > CI/CD > Job \
              token permissions), or use GITLAB_TOKEN"
                 .into()
         }
-        (403, _) => "the token's user lacks the permission for this (reading jobs needs Reporter; \
+        403 => "the token's user lacks the permission for this (reading jobs needs Reporter; \
             play, cancel and retry Developer and access to protected refs; erasing others' jobs \
             Maintainer)"
             .into(),
-        (404, _) if message.contains("Project Not Found") => {
+        404 if message.contains("Project Not Found") => {
             "check CI_PROJECT_ID or --project: the project does not exist or the token's user \
              cannot see it"
                 .into()
         }
-        (404, _) if route.template.contains(":job_id") => {
+        404 if route.template.contains(":job_id") => {
             "no such job in this project, or the token's user cannot see it".into()
         }
-        (404, _) => "check the API URL, project and pipeline".into(),
-        (400, _) => "GitLab refused the request's parameters".into(),
+        404 => "check the API URL, project and pipeline".into(),
+        400 => "GitLab refused the request's parameters".into(),
         // docs/gitlab-behaviour.md §4: GitLab may cap offset pagination of a project's jobs.
-        (405, _) if message.contains("Offset pagination") => {
+        405 if message.contains("Offset pagination") => {
             "this GitLab lists at most so many jobs by page; use --limit, or list a pipeline's jobs \
              instead of --project-wide"
                 .into()
         }
-        (429, _) if route.method == Method::Post => {
+        429 if route.method == Method::Post => {
             "GitLab is rate-limiting these requests and did not apply this one; try again later"
                 .into()
         }
-        (429, _) => "GitLab is rate-limiting these requests (the project jobs list allows 600 a \
+        429 => "GitLab is rate-limiting these requests (the project jobs list allows 600 a \
             minute per user by default); try again later or poll less often"
             .into(),
-        (500..=599, _) => "GitLab failed; try again later".into(),
+        500..=599 => "GitLab failed; try again later".into(),
         _ => "unexpected answer".into(),
     }
 }

@@ -381,72 +381,14 @@ fn play_then_follow(
     if !inputs.is_empty() {
         require_inputs_support(context)?;
     }
-    let body = (!variables.is_empty() || !inputs.is_empty()).then(|| {
-        let mut body = serde_json::Map::new();
-        if !variables.is_empty() {
-            let attributes: Vec<_> = variables
-                .iter()
-                .map(|(key, value)| json!({ "key": key, "value": value }))
-                .collect();
-            body.insert("job_variables_attributes".into(), Value::Array(attributes));
-        }
-        if !inputs.is_empty() {
-            body.insert("job_inputs".into(), Value::Object(inputs_object(inputs)));
-        }
-        Value::Object(body).to_string().into_bytes()
-    });
-    // A play took effect when the job left manual/scheduled, or, for a finished manual job, when a
-    // newer attempt of it exists in its own pipeline.
-    let read_back = |target: &Target| -> Result<Proof> {
-        let before = target.known.as_ref().map(|k| k.listed.job.status.clone());
-        let at = target.known.as_ref().map(|k| k.at.clone());
-        let job = context.single_job(&target.project, target.id)?;
-        let replay = before.as_ref().is_some_and(Status::is_final);
-        Ok(match job.job.status {
-            Status::Manual | Status::Scheduled => Proof::NotSeen(seen(&job)),
-            // It was waiting to be played and has run since: the play took effect.
-            ref status if status.is_final() && !replay => Proof::Applied(Box::new(job)),
-            // A replay takes effect as a new attempt.
-            ref status if status.is_final() => match context.newer_attempt(&job, at.as_ref())? {
-                Some(new) => Proof::Applied(Box::new(new)),
-                None => Proof::NotSeen(format!("{} and has no newer attempt yet", seen(&job))),
-            },
-            _ => Proof::Applied(Box::new(job)),
-        })
-    };
+    let body = play_body(variables, inputs);
     let played = write_each(
         context,
         &targets,
         &route::PLAY,
         body.as_deref(),
-        &read_back,
-        |target, err| match err.http_status() {
-            Some(400)
-                if err
-                    .gitlab_message()
-                    .is_some_and(|m| m.contains("Unplayable")) =>
-            {
-                let what = match status_of(context, target) {
-                    Some((name, status)) => format!("{name} (#{}) is {status}", target.id),
-                    None => format!("job {} is not playable", target.id),
-                };
-                err.hint(format!(
-                    "{what}: GitLab plays only manual and delayed jobs (and replays finished \
-                     manual ones)"
-                ))
-            }
-            Some(400) if !inputs.is_empty() => err.hint(
-                "GitLab refused the job inputs: check their names and types against the job's \
-                 `inputs:` (--input NAME=TEXT sends a string, --input NAME:=JSON a number, \
-                 boolean or array)",
-            ),
-            Some(403) if !variables.is_empty() => err.hint(
-                "if the user may otherwise play this job, the project's pipeline variables \
-                 setting is why: Settings > CI/CD > Variables > 'Minimum role to use pipeline \
-                 variables' (on GitLab.com new projects allow no one); try without --var",
-            ),
-            _ => err,
-        },
+        &|target| play_read_back(context, target),
+        |target, err| explain_play_refusal(context, target, err, variables, inputs),
     )?;
     context.print_jobs(&played)?;
     let Some(options) = wait else {
@@ -470,6 +412,83 @@ fn play_then_follow(
     });
     following.set(true);
     follow(context, followed(context, applied), options)
+}
+
+/// The play's body: the `--var` values as `job_variables_attributes` and the `--input` values as
+/// `job_inputs`, or no body at all when neither is given.
+fn play_body(variables: &[(String, String)], inputs: &[(String, Value)]) -> Option<Vec<u8>> {
+    (!variables.is_empty() || !inputs.is_empty()).then(|| {
+        let mut body = serde_json::Map::new();
+        if !variables.is_empty() {
+            let attributes: Vec<_> = variables
+                .iter()
+                .map(|(key, value)| json!({ "key": key, "value": value }))
+                .collect();
+            body.insert("job_variables_attributes".into(), Value::Array(attributes));
+        }
+        if !inputs.is_empty() {
+            body.insert("job_inputs".into(), Value::Object(inputs_object(inputs)));
+        }
+        Value::Object(body).to_string().into_bytes()
+    })
+}
+
+/// A play took effect when the job left manual/scheduled, or, for a finished manual job, when a
+/// newer attempt of it exists in its own pipeline.
+fn play_read_back(context: &Context, target: &Target) -> Result<Proof> {
+    let before = target.known.as_ref().map(|k| k.listed.job.status.clone());
+    let at = target.known.as_ref().map(|k| k.at.clone());
+    let job = context.single_job(&target.project, target.id)?;
+    let replay = before.as_ref().is_some_and(Status::is_final);
+    Ok(match job.job.status {
+        Status::Manual | Status::Scheduled => Proof::NotSeen(seen(&job)),
+        // It was waiting to be played and has run since: the play took effect.
+        ref status if status.is_final() && !replay => Proof::Applied(Box::new(job)),
+        // A replay takes effect as a new attempt.
+        ref status if status.is_final() => match context.newer_attempt(&job, at.as_ref())? {
+            Some(new) => Proof::Applied(Box::new(new)),
+            None => Proof::NotSeen(format!("{} and has no newer attempt yet", seen(&job))),
+        },
+        _ => Proof::Applied(Box::new(job)),
+    })
+}
+
+/// GitLab's refusals of a play, with what the user can do about them: a job that is not
+/// playable, inputs it rejected, pipeline variables the project does not allow.
+fn explain_play_refusal(
+    context: &Context,
+    target: &Target,
+    err: Error,
+    variables: &[(String, String)],
+    inputs: &[(String, Value)],
+) -> Error {
+    match err.http_status() {
+        Some(400)
+            if err
+                .gitlab_message()
+                .is_some_and(|m| m.contains("Unplayable")) =>
+        {
+            let what = match status_of(context, target) {
+                Some((name, status)) => format!("{name} (#{}) is {status}", target.id),
+                None => format!("job {} is not playable", target.id),
+            };
+            err.hint(format!(
+                "{what}: GitLab plays only manual and delayed jobs (and replays finished \
+                 manual ones)"
+            ))
+        }
+        Some(400) if !inputs.is_empty() => err.hint(
+            "GitLab refused the job inputs: check their names and types against the job's \
+             `inputs:` (--input NAME=TEXT sends a string, --input NAME:=JSON a number, \
+             boolean or array)",
+        ),
+        Some(403) if !variables.is_empty() => err.hint(
+            "if the user may otherwise play this job, the project's pipeline variables \
+             setting is why: Settings > CI/CD > Variables > 'Minimum role to use pipeline \
+             variables' (on GitLab.com new projects allow no one); try without --var",
+        ),
+        _ => err,
+    }
 }
 
 pub fn cancel(context: &Context, selectors: &[Selector], force: bool) -> Result<ExitCode> {

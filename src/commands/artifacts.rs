@@ -99,32 +99,38 @@ pub fn artifacts(context: &Context, wanted: &Wanted<'_>) -> Result<ExitCode> {
         wanted.out.display()
     ));
     if wanted.json {
-        let files: Vec<Value> = fetched
-            .files
-            .iter()
-            .map(|f| {
-                json!({
-                    "path": shown_path(wanted.out, &f.path),
-                    "name": f.path,
-                    "size": f.size,
-                    "sha256": f.sha256,
-                })
-            })
-            .collect();
-        let skipped: Vec<Value> = fetched
-            .skipped
-            .iter()
-            .map(|(name, why)| json!({ "name": name, "reason": why }))
-            .collect();
-        let report = json!({
-            "job": source.json,
-            "out": wanted.out.display().to_string(),
-            "files": files,
-            "skipped": skipped,
-        });
+        let report = json_report(wanted, &source, &fetched);
         context.print(|out| writeln!(out, "{report}"))?;
     }
     Ok(ExitCode::Done)
+}
+
+/// `--json`: the job, where its files went, each file's path, size and SHA-256 (so a deploy can
+/// check what it ships), and the entries not written, with why.
+fn json_report(wanted: &Wanted<'_>, source: &Source, fetched: &Fetched) -> Value {
+    let files: Vec<Value> = fetched
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "path": shown_path(wanted.out, &f.path),
+                "name": f.path,
+                "size": f.size,
+                "sha256": f.sha256,
+            })
+        })
+        .collect();
+    let skipped: Vec<Value> = fetched
+        .skipped
+        .iter()
+        .map(|(name, why)| json!({ "name": name, "reason": why }))
+        .collect();
+    json!({
+        "job": source.json,
+        "out": wanted.out.display().to_string(),
+        "files": files,
+        "skipped": skipped,
+    })
 }
 
 /// `--ref`: the route that names the job by its name and the ref. GitLab answers with the job's

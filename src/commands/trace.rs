@@ -4,7 +4,7 @@ use super::{Context, PipelineAt};
 use crate::api::route;
 use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::jitter;
-use crate::model::Status;
+use crate::model::{Listed, Status};
 use crate::say;
 use crate::select::Selector;
 use std::io::{self, Read, Write};
@@ -106,89 +106,138 @@ fn follow_log(
         if by_name.is_none() {
             by_name = context.pipeline_of(&job, None);
         }
-        let call = route::TRACE.at(&project, job_id);
-        let body = context.client.get_stream(&call)?;
-        let mut reader = body.into_reader();
-        let skipped = io::copy(&mut (&mut reader).take(printed), &mut io::sink())
-            .map_err(|e| read_error(context, &call.describe(), e))?;
-        if skipped < printed {
-            say::line(&format!(
-                "gljob: the log of {} (#{}) got shorter (erased or restarted); printing it again \
-                 from the start",
-                job.job.name, job.job.id
-            ));
-            printed = 0;
-            continue;
-        }
-        match copy_log(&mut reader, out, &call.describe()) {
-            Ok(Copied::Bytes(n)) => printed += n,
-            // The reader went away before the job ended: what it would have seen is unknown.
-            Ok(Copied::ReaderGone) => {
-                return Err(Error::new(
-                    ErrorKind::Output,
-                    format!(
-                        "the reader of the log went away before {} (#{}) ended; its outcome is \
-                         not known",
-                        job.job.name, job.job.id
-                    ),
-                ));
+        match print_rest(context, &project, job_id, &job, printed, out)? {
+            Some(n) => printed += n,
+            None => {
+                printed = 0;
+                continue;
             }
-            Err(err) if *err.kind() == ErrorKind::NoAnswer && deadline.expired() => {
-                return Err(deadline.exceeded(&call.describe()));
-            }
-            Err(err) => return Err(err),
         }
         if job.job.status.is_final() {
-            // A job named in the pipeline is judged on its latest attempt, as `wait` judges it:
-            // one retried meanwhile (after a success too) is followed into its new attempt.
-            if let Some(at) = &by_name
-                && let Some(next) = context.newer_attempt(&job, Some(at))?
-            {
-                say::line(&format!(
-                    "gljob: {} (#{job_id}) ended {} and was retried as #{}; printing the new \
-                     attempt's log from the start",
-                    job.job.name, job.job.status, next.job.id
-                ));
-                job_id = next.job.id;
-                printed = 0;
-                continue;
+            match after_end(context, &job, job_id, by_name.as_ref(), via.as_ref())? {
+                AfterEnd::Attempt(next) => {
+                    job_id = next;
+                    printed = 0;
+                    continue;
+                }
+                AfterEnd::Moved(moved) => {
+                    project = moved.at.project.clone();
+                    job_id = moved.listed.job.id;
+                    by_name = Some(moved.at.clone());
+                    via = moved.vias.first().cloned();
+                    printed = 0;
+                    continue;
+                }
+                AfterEnd::Verdict(code) => return Ok(code),
             }
-            // A job below a trigger job: if the trigger job was run again, its new pipeline holds
-            // the job to judge, and its log is followed there from the start.
-            if let Some(old) = &via
-                && let Some(moved) = moved_below(context, old)?
-            {
-                say::line(&format!(
-                    "gljob: {} was run again and created pipeline {}; following {} (#{}) there",
-                    old.trigger, moved.at.id, moved.listed.job.name, moved.listed.job.id
-                ));
-                project = moved.at.project.clone();
-                job_id = moved.listed.job.id;
-                by_name = Some(moved.at.clone());
-                via = moved.vias.first().cloned();
-                printed = 0;
-                continue;
-            }
-            if job.job.status == Status::Success {
-                return Ok(ExitCode::Done);
-            }
-            say::line(&format!(
-                "gljob: {} (#{}) ended {}{}",
-                job.job.name,
-                job.job.id,
-                job.job.status,
-                job.job
-                    .failure_reason
-                    .as_ref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            ));
-            return Ok(ExitCode::NotPassed);
         }
         if !deadline.sleep(jitter::spread(interval, 0.2)) {
             return Err(deadline.exceeded("following the log"));
         }
     }
+}
+
+/// Reads the log once and prints what is past the `printed` bytes already printed (GitLab sends
+/// the whole log on every read), returning how many bytes it added; `None` when the log is now
+/// shorter than what was printed (erased or restarted), so the caller prints it again from the
+/// start.
+fn print_rest(
+    context: &Context,
+    project: &str,
+    job_id: u64,
+    job: &Listed,
+    printed: u64,
+    out: &mut dyn Write,
+) -> Result<Option<u64>> {
+    let deadline = context.client.deadline();
+    let call = route::TRACE.at(project, job_id);
+    let body = context.client.get_stream(&call)?;
+    let mut reader = body.into_reader();
+    let skipped = io::copy(&mut (&mut reader).take(printed), &mut io::sink())
+        .map_err(|e| read_error(context, &call.describe(), e))?;
+    if skipped < printed {
+        say::line(&format!(
+            "gljob: the log of {} (#{}) got shorter (erased or restarted); printing it again \
+             from the start",
+            job.job.name, job.job.id
+        ));
+        return Ok(None);
+    }
+    match copy_log(&mut reader, out, &call.describe()) {
+        Ok(Copied::Bytes(n)) => Ok(Some(n)),
+        // The reader went away before the job ended: what it would have seen is unknown.
+        Ok(Copied::ReaderGone) => Err(Error::new(
+            ErrorKind::Output,
+            format!(
+                "the reader of the log went away before {} (#{}) ended; its outcome is \
+                 not known",
+                job.job.name, job.job.id
+            ),
+        )),
+        Err(err) if *err.kind() == ErrorKind::NoAnswer && deadline.expired() => {
+            Err(deadline.exceeded(&call.describe()))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// What follows a job whose log ended final: the follow goes on elsewhere, or ends with a verdict.
+enum AfterEnd {
+    /// The job was retried: follow this attempt's log from the start.
+    Attempt(u64),
+    /// Its trigger job was run again: follow this job, in the new pipeline, from the start.
+    Moved(Box<super::Picked>),
+    /// The job is the one to judge, and this is the exit code.
+    Verdict(ExitCode),
+}
+
+/// Judges a job that ended as `wait` judges it, on its latest attempt, saying where the follow
+/// goes next when that is another job.
+fn after_end(
+    context: &Context,
+    job: &Listed,
+    job_id: u64,
+    by_name: Option<&PipelineAt>,
+    via: Option<&crate::wait::Via>,
+) -> Result<AfterEnd> {
+    // A job named in the pipeline is judged on its latest attempt, as `wait` judges it:
+    // one retried meanwhile (after a success too) is followed into its new attempt.
+    if let Some(at) = by_name
+        && let Some(next) = context.newer_attempt(job, Some(at))?
+    {
+        say::line(&format!(
+            "gljob: {} (#{job_id}) ended {} and was retried as #{}; printing the new \
+             attempt's log from the start",
+            job.job.name, job.job.status, next.job.id
+        ));
+        return Ok(AfterEnd::Attempt(next.job.id));
+    }
+    // A job below a trigger job: if the trigger job was run again, its new pipeline holds
+    // the job to judge, and its log is followed there from the start.
+    if let Some(old) = via
+        && let Some(moved) = moved_below(context, old)?
+    {
+        say::line(&format!(
+            "gljob: {} was run again and created pipeline {}; following {} (#{}) there",
+            old.trigger, moved.at.id, moved.listed.job.name, moved.listed.job.id
+        ));
+        return Ok(AfterEnd::Moved(Box::new(moved)));
+    }
+    if job.job.status == Status::Success {
+        return Ok(AfterEnd::Verdict(ExitCode::Done));
+    }
+    say::line(&format!(
+        "gljob: {} (#{}) ended {}{}",
+        job.job.name,
+        job.job.id,
+        job.job.status,
+        job.job
+            .failure_reason
+            .as_ref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    ));
+    Ok(AfterEnd::Verdict(ExitCode::NotPassed))
 }
 
 /// The job `old` leads to in the pipeline its trigger job now names, when that is another one.
