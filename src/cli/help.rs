@@ -30,11 +30,18 @@ pub fn general() -> String {
          Usage: gljob COMMAND [SELECTOR]... [FLAGS]\n\nCommands:\n",
         env!("CARGO_PKG_VERSION")
     );
+    // The about column starts two spaces past the longest command name.
+    let column = CommandName::ALL
+        .iter()
+        .map(|c| c.name().len())
+        .max()
+        .unwrap_or(0)
+        + 4;
     for command in CommandName::ALL {
         text.push_str(&hanging(
             &format!("  {}", command.name()),
             command.about(),
-            11,
+            column,
             width,
         ));
     }
