@@ -474,3 +474,68 @@ fn bad_arguments_send_nothing() {
     }
     assert!(server.requests().is_empty());
 }
+
+/// GitLab.com's case: the redirect goes to object storage over HTTPS. It is followed through
+/// gljob's own TLS provider (a TLS configuration without one made ureq panic, exit 134, found by a
+/// review), and a certificate it cannot trust is exit 3 in one line, with nothing left in `--out`.
+#[test]
+fn a_redirect_to_https_object_storage_is_followed_over_tls() {
+    let server = server_with_build(app_archive());
+    let pki = support::net::make_pki();
+    let storage = support::net::TlsGitLab::start(&pki);
+    server.redirect_artifacts_to(&format!("https://localhost:{}", storage.port));
+    let dir = Scratch::new("redirect-tls");
+    let run = artifacts(&server, &dir.path("out"), &["build", "--retries", "0"], &[]);
+    run.expect(3).says("certificate");
+    assert!(
+        storage.requests.lock().unwrap().is_empty(),
+        "nothing is sent to a host whose certificate is not trusted"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path("out"))
+        .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in --out: {left:?}");
+}
+
+/// A job token refused on an artifact route with a bare `403 Forbidden` (GitLab's words vary by
+/// version): the error still names the allowlist and the way round, as the README promises, and
+/// with no `GITLAB_TOKEN` nothing else is tried (found by a review).
+#[test]
+fn a_bare_403_to_the_job_token_names_the_allowlist() {
+    let server = server_with_build(app_archive());
+    server.fault(
+        Fault::status(
+            "GET",
+            &format!("/jobs/{BUILD}/artifacts"),
+            403,
+            r#"{"message":"403 Forbidden"}"#,
+        )
+        .forever(),
+    );
+    let dir = Scratch::new("bare-403");
+    let run = artifacts(&server, &dir.path("out"), &["build"], &[]);
+    run.expect(3)
+        .says("403 Forbidden")
+        .says("job token allowlist")
+        .says("GITLAB_TOKEN");
+    assert_eq!(downloads(&server).len(), 1, "asked once");
+}
+
+/// `--ref` with `..` parts (no git ref has them) is a usage error with nothing sent: sent as it
+/// was, `jobs/artifacts/../../../download` named another route to any proxy that normalises
+/// paths (found by a review).
+#[test]
+fn a_ref_with_dot_dot_parts_is_refused_before_sending() {
+    let server = server_with_build(app_archive());
+    let dir = Scratch::new("ref-dots");
+    for reference in ["../../..", "main/../x", "a//b", "./main"] {
+        let run = artifacts(
+            &server,
+            &dir.path("out"),
+            &["build", "--ref", reference],
+            &[],
+        );
+        run.expect(2).says("is not a branch or tag name");
+    }
+    assert!(server.requests().is_empty(), "nothing sent");
+}

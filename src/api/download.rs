@@ -177,6 +177,8 @@ impl Client {
             request = request.tls_config(
                 TlsConfig::builder()
                     .root_certs(tls::trusted_roots(&self.extra_cas).map_err(Failed::from)?)
+                    // As for every connection: gljob's own provider (ureq has no fallback).
+                    .unversioned_rustls_crypto_provider(tls::provider())
                     .build(),
             );
         }

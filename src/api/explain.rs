@@ -169,6 +169,15 @@ fn token_hint(route: &Route, status: u16, message: &str, kind: TokenKind) -> Opt
              GITLAB_TOKEN to an access token with read_api"
                 .into()
         }
+        // Whatever GitLab's words (they changed across versions), a job token refused on an
+        // artifact route is the allowlist's doing or the user's role.
+        (403, TokenKind::Job) if route.download && !message.contains("token permission") => {
+            "the job token was refused: for another project's artifacts, its job token allowlist \
+             (Settings > CI/CD > Job token permissions) must take this project; else the user who \
+             started this pipeline needs the Reporter role there; or set GITLAB_TOKEN to an access \
+             token with read_api"
+                .into()
+        }
         (403, _) if message.contains("token permission is required") => {
             "the target project's job token permissions (Settings > CI/CD > Job token permissions) \
              do not grant this project what the route needs (named above); or set GITLAB_TOKEN"

@@ -330,6 +330,14 @@ fn artifacts(
     };
     let reference = match &raw.reference {
         Some(text) if text.trim().is_empty() => return Err("--ref needs a branch or tag".into()),
+        // Git refs never hold `..` nor an empty or `.` part (`git check-ref-format`); sent as they
+        // are, such parts would name another route to any proxy that normalises paths.
+        Some(text) if text.contains("..") || text.split('/').any(|p| p.is_empty() || p == ".") => {
+            return Err(format!(
+                "--ref '{text}' is not a branch or tag name (git refs have no '..', and no empty \
+                 or '.' part between slashes)"
+            ));
+        }
         Some(text) => {
             if raw.wait {
                 return Err(
