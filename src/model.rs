@@ -60,6 +60,9 @@ impl Status {
         "scheduled",
     ];
 
+    /// The statuses [`Status::is_final`] holds for, as GitLab's `scope[]` takes them.
+    pub const FINISHED: [&'static str; 4] = ["success", "failed", "canceled", "skipped"];
+
     pub fn as_str(&self) -> &str {
         match self {
             Status::Created => "created",
@@ -129,8 +132,12 @@ pub enum Statuses {
     All,
     /// Only the jobs that are not finished (`scope[]=` each of [`Status::UNFINISHED`]): what a
     /// wait round asks for while nothing it follows has ended. A job missing from such a list
-    /// has ended, or is not there at all: only a read of [`Statuses::All`] tells which.
+    /// has ended, or is not there at all. In a round's record it stands for any read of some
+    /// statuses only: absence from it says nothing.
     Unfinished,
+    /// Only the finished jobs (`scope[]=` each of [`Status::FINISHED`]): read when a followed job
+    /// left the unfinished ones, to see how it ended without reading every page.
+    Finished,
 }
 
 /// Builds come from `/pipelines/:id/jobs`, bridges (trigger jobs) only from `/pipelines/:id/bridges`.
@@ -265,6 +272,7 @@ mod tests {
             .copied()
             .collect();
         assert_eq!(unfinished, Status::UNFINISHED);
+        assert_eq!(finals, Status::FINISHED);
     }
 
     /// Every example payload of GitLab's Jobs API documentation (`tests/fixtures/jobs-api/`).

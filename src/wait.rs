@@ -273,16 +273,19 @@ impl Snapshot {
                 };
                 // The latest attempt is the one with the highest id, wherever the list puts it
                 // (a list may show an attempt GitLab has just retried beside its successor).
+                // A job that says it is another pipeline's is not this one's attempt (GitLab
+                // lists a pipeline's own jobs; an answer that mixes them in is not trusted).
                 let latest = read
                     .listed
                     .iter()
                     .filter(|j| j.kind == me.kind && j.job.name == me.job.name)
+                    .filter(|j| j.job.pipeline.as_ref().is_none_or(|p| p.id == at.id))
                     .max_by_key(|j| j.job.id);
                 match (latest, asked) {
                     (Some(latest), _) => Found::Listed(latest),
                     // Missing from a list of unfinished jobs says nothing new: the round reads
                     // the whole list for any entry it expected there.
-                    (None, Statuses::Unfinished) => Found::NotRead,
+                    (None, Statuses::Unfinished | Statuses::Finished) => Found::NotRead,
                     (None, Statuses::All) => Found::Missing,
                 }
             }
@@ -742,6 +745,23 @@ mod tests {
         let start = Followed::new(listed(11, "build", "running", false), track());
         let outcome = wait(&mut vec![start], &mut source, options(), &Deadline::none()).unwrap();
         assert_eq!(outcome, Outcome::NotPassed);
+    }
+
+    #[test]
+    fn a_job_of_another_pipeline_is_not_taken_for_a_new_attempt() {
+        let raw = RawValue::from_string(
+            r#"{"id":50,"name":"test","stage":"s","status":"failed","pipeline":{"id":3000}}"#
+                .to_string(),
+        )
+        .unwrap();
+        let foreign = Listed::parse(&raw, Kind::Build).unwrap();
+        let mine = listed(10, "test", "success", false);
+        let followed = Followed::new(mine.clone(), track());
+        let seen = snapshot(vec![mine, foreign]);
+        match seen.find(&followed) {
+            Found::Listed(job) => assert_eq!(job.job.id, 10),
+            _ => panic!("its own attempt is listed"),
+        }
     }
 
     #[test]

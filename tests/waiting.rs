@@ -4,7 +4,7 @@
 
 use crate::support;
 
-use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Step};
+use support::gitlab::{API_TOKEN, Fault, GitLab, JOB_TOKEN, Job, Rule, Step};
 use support::{Run, gljob, gljob_api};
 
 const GITLAB_18: (u32, u32) = (18, 3);
@@ -37,9 +37,10 @@ fn waits_until_success_with_one_list_read_per_round_and_the_job_token() {
     run.expect(0);
     // Each read applies a step and answers. Resolution reads the whole list; each of the two
     // rounds asks for the unfinished jobs only, finds a followed job missing (it ended) and reads
-    // the whole list; a whole read at once that changes nothing confirms the verdict.
+    // the finished ones; a whole read at once that changes nothing confirms the verdict.
     assert_eq!(server.unfinished_reads(1000, "jobs"), 2);
-    assert_eq!(server.full_reads(1000, "jobs"), 4);
+    assert_eq!(server.finished_reads(1000, "jobs"), 2);
+    assert_eq!(server.full_reads(1000, "jobs"), 2);
     assert_eq!(list_reads(&server), 6);
     for request in server.requests() {
         assert_eq!(
@@ -114,9 +115,10 @@ fn a_manual_job_approved_in_the_middle_of_a_wait() {
     run.expect(0);
     run.says("deploy (#5): manual -> pending");
     // Four rounds over its unfinished jobs (manual, manual, pending, running: each listed), the
-    // round it ended in reads the whole list, and the whole list once more confirms it.
+    // round it ended in reads the finished ones too, and the whole list confirms it.
     assert_eq!(server.unfinished_reads(1000, "jobs"), 4);
-    assert_eq!(server.full_reads(1000, "jobs"), 3);
+    assert_eq!(server.finished_reads(1000, "jobs"), 1);
+    assert_eq!(server.full_reads(1000, "jobs"), 2);
 }
 
 #[test]
@@ -186,6 +188,9 @@ fn an_unknown_status_is_not_final_and_is_named() {
         "pending",
         "waiting_for_approval",
         "waiting_for_approval",
+        "waiting_for_approval",
+        "waiting_for_approval",
+        "waiting_for_approval",
         "success",
     ])]);
     let run = wait(&server, &["gate"], &[]);
@@ -202,10 +207,11 @@ fn an_unknown_status_is_not_final_and_is_named() {
         "{}",
         run.stderr
     );
-    // A status gljob does not know is not among the unfinished ones it asks for: the job is
-    // missing from each round's list, and each such round reads the whole list, so its absence
-    // is never taken for an end.
+    // A status gljob does not know is neither among the unfinished statuses it asks for nor
+    // among the finished ones: the job is missing from both of a round's reads, and each such
+    // round reads the whole list, so its absence is never taken for an end.
     assert_eq!(server.unfinished_reads(1000, "jobs"), 2);
+    assert_eq!(server.finished_reads(1000, "jobs"), 2);
     assert_eq!(server.full_reads(1000, "jobs"), 4);
 }
 
@@ -290,15 +296,17 @@ fn a_thousand_jobs_cost_one_request_a_round_while_nothing_ends() {
     run.expect(0);
     // 1,000 jobs (with gljob's own) are 10 pages. Resolution reads them all; the first round
     // asks for the unfinished jobs only (the 50 running: one page); in the second they have all
-    // ended, so the 10 pages are read again, and once more to confirm the verdict.
+    // ended, so the finished ones are read (999 of them: 10 pages), and every page once more to
+    // confirm the verdict.
     let reads = server.requests_to("GET", "/pipelines/1000/jobs");
     assert_eq!(
         reads.len(),
         32,
-        "3 whole reads × 10 pages, 2 rounds × 1 page"
+        "2 whole reads and 1 of the finished jobs × 10 pages, 2 rounds × 1 page"
     );
-    assert_eq!(server.full_reads(1000, "jobs"), 3);
+    assert_eq!(server.full_reads(1000, "jobs"), 2);
     assert_eq!(server.unfinished_reads(1000, "jobs"), 2);
+    assert_eq!(server.finished_reads(1000, "jobs"), 1);
     // Besides: the pattern makes gljob look for trigger jobs once, at resolution (`/trigger_jobs`,
     // then `/bridges` on this 18.3, which the job token cannot read: a warning says so).
     assert_eq!(
@@ -597,14 +605,15 @@ fn a_change_on_any_page_after_rounds_without_one_is_judged() {
                 })
                 .count()
         };
-        // Four rounds while it runs (one page each), then whole reads: resolution, the round it
-        // ended in, and the confirming read.
+        // Four rounds while it runs (one page each); in the round it ended in, its finished jobs
+        // (250: three pages); whole reads to resolve and to confirm.
         assert_eq!(server.unfinished_reads(1000, "jobs"), 4, "page {page}");
-        assert_eq!(server.full_reads(1000, "jobs"), 3, "page {page}");
+        assert_eq!(server.finished_reads(1000, "jobs"), 1, "page {page}");
+        assert_eq!(server.full_reads(1000, "jobs"), 2, "page {page}");
         assert_eq!(
             page_reads(3),
             3,
-            "page {page}: only whole reads go past page 1"
+            "page {page}: only whole reads and the finished jobs go past page 1"
         );
     }
 }
@@ -666,7 +675,8 @@ fn verbose_shows_what_a_round_asked_for() {
     run.expect(0);
     run.says("/pipelines/1000/jobs?scope[]=created&scope[]=waiting_for_resource");
     run.says("scope[]=running&scope[]=canceling&scope[]=manual&scope[]=scheduled&per_page=100&page=1 -> 200");
-    run.says("b (#2) is not among the unfinished jobs of pipeline 1000; reading them all");
+    run.says("b (#2) is not among the unfinished jobs of pipeline 1000; reading the finished ones");
+    run.says("scope[]=success&scope[]=failed&scope[]=canceled&scope[]=skipped&per_page=100&page=1 -> 200");
     run.says("/pipelines/1000/jobs?per_page=100&page=1 -> 200");
     run.never_says(JOB_TOKEN);
 }
@@ -691,7 +701,7 @@ fn a_gitlab_that_refuses_scope_gets_whole_lists() {
     );
     let run = wait(&server, &["b"], &[]);
     run.expect(1);
-    run.says("GitLab refused to list only unfinished jobs");
+    run.says("GitLab refused to list only some statuses of pipeline 1000's jobs");
     run.says("NOT PASSED: b (#2) failed");
     let scoped = server
         .requests_to("GET", "/pipelines/1000/jobs")
@@ -699,4 +709,82 @@ fn a_gitlab_that_refuses_scope_gets_whole_lists() {
         .filter(|r| !r.query_values("scope[]").is_empty())
         .count();
     assert_eq!(scoped, 1, "asked once, then never again");
+}
+
+/// A busy pipeline: more unfinished jobs than fit on a page, one ending between the pages of
+/// every round's read (found by a review: `X-Total went from 220 to 219 between pages` failed
+/// ten rounds in a row, exit 3, while every job passed). A list of some statuses is read as a
+/// listing: what its shifting pages miss is read again, and the verdict is right.
+#[test]
+fn a_busy_pipeline_whose_unfinished_jobs_end_between_pages_is_waited_on() {
+    let server = GitLab::start(GITLAB_18);
+    let jobs: Vec<Job> = (1..=120)
+        .map(|i| {
+            Job::new(2000 + i, &format!("unit {i}"), "test", "running")
+                .then(&["running", "running", "running", "running", "success"])
+        })
+        .collect();
+    server.add(jobs);
+    server.fault(
+        Rule::new(
+            "GET",
+            "/pipelines/1000/jobs",
+            Fault::EndOneBetweenPages {
+                prefix: "unit ".into(),
+            },
+        )
+        .with_query("scope[]")
+        .forever(),
+    );
+    let run = wait(&server, &["--stage", "test"], &["--timeout", "20s"]);
+    run.expect(0);
+    run.never_says("this round failed");
+    run.never_says("changed while it was read");
+}
+
+/// Many followed jobs, a few ending in a round: that round reads the unfinished jobs and the
+/// finished ones (together, the whole list), never the whole list on top (found by a review:
+/// 20 requests a round for 1,000 running jobs, twice a whole read).
+#[test]
+fn a_round_in_which_jobs_end_reads_no_more_than_a_whole_list() {
+    let server = GitLab::start(GITLAB_18);
+    let jobs: Vec<Job> = (1..=250)
+        .map(|i| {
+            let end = if i <= 10 { 3 } else { 6 };
+            let mut timeline = vec!["running"; end - 1];
+            timeline.push("success");
+            Job::new(2000 + i, &format!("unit {i}"), "test", "running").then(&timeline)
+        })
+        .collect();
+    server.add(jobs);
+    let run = wait(&server, &["--stage", "test"], &["--timeout", "20s"]);
+    run.expect(0);
+    assert_eq!(
+        server.full_reads(1000, "jobs"),
+        2,
+        "whole reads only to select and to confirm"
+    );
+    assert!(server.finished_reads(1000, "jobs") >= 2);
+}
+
+/// A proxy or GitLab refusing the scoped read (403 here) while the whole list reads: every
+/// round reads whole lists from then on, and the verdict is the same (it was exit 3 at once).
+#[test]
+fn a_refused_scoped_read_falls_back_to_whole_lists() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(2, "b", "test", "running").then(&["running", "running", "success"])]);
+    server.fault(
+        Fault::status(
+            "GET",
+            "/pipelines/1000/jobs",
+            403,
+            r#"{"message":"403 Forbidden"}"#,
+        )
+        .with_query("scope[]")
+        .forever(),
+    );
+    let run = wait(&server, &["b"], &[]);
+    run.expect(0);
+    run.says("GitLab refused to list only some statuses of pipeline 1000's jobs (");
+    run.says("passed: b (#2) success");
 }

@@ -17,6 +17,10 @@ fn scope_query(statuses: Statuses) -> Vec<(&'static str, String)> {
             .iter()
             .map(|status| ("scope[]", status.to_string()))
             .collect(),
+        Statuses::Finished => Status::FINISHED
+            .iter()
+            .map(|status| ("scope[]", status.to_string()))
+            .collect(),
     }
 }
 
@@ -84,13 +88,19 @@ impl Context {
     /// snapshot.
     pub fn list_of(&self, at: &PipelineAt, kind: Kind, statuses: Statuses) -> Result<Vec<Listed>> {
         let query = scope_query(statuses);
+        // A list of some statuses only changes between its pages as jobs end (or start): read as
+        // a listing, and what it misses is read again (`rounds`). The whole list is a snapshot.
+        let consistency = match statuses {
+            Statuses::All => Consistency::Snapshot,
+            Statuses::Unfinished | Statuses::Finished => Consistency::Listing,
+        };
         let list = match kind {
             Kind::Build => {
                 let call = route::PIPELINE_JOBS.at(&at.project, at.id);
                 self.client
-                    .get_list(&call, &query, Kind::Build, Consistency::Snapshot, None)?
+                    .get_list(&call, &query, Kind::Build, consistency, None)?
             }
-            Kind::Bridge => self.trigger_jobs(at, &query, None)?,
+            Kind::Bridge => self.trigger_jobs_read(at, &query, None, consistency)?,
         };
         Ok(latest_attempts(list))
     }
@@ -104,10 +114,20 @@ impl Context {
         query: &[(&str, String)],
         limit: Option<usize>,
     ) -> Result<Vec<Listed>> {
+        self.trigger_jobs_read(at, query, limit, Consistency::Snapshot)
+    }
+
+    fn trigger_jobs_read(
+        &self,
+        at: &PipelineAt,
+        query: &[(&str, String)],
+        limit: Option<usize>,
+        consistency: Consistency,
+    ) -> Result<Vec<Listed>> {
         let read = |route: &'static Route| {
             let call = route.at(&at.project, at.id);
             self.client
-                .get_list(&call, query, Kind::Bridge, Consistency::Snapshot, limit)
+                .get_list(&call, query, Kind::Bridge, consistency, limit)
         };
         if self.trigger_route.get() != TriggerRoute::Bridges {
             match read(&route::PIPELINE_TRIGGER_JOBS) {

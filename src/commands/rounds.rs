@@ -94,6 +94,23 @@ fn plan(followed: &[Followed]) -> Vec<Planned<'_>> {
     plan
 }
 
+/// A refusal of the request itself, whatever the token: a 4xx but 401 (the token, which a whole
+/// read would meet too) and 429 (passing), or 501. GitLab (or a proxy) will not answer this
+/// request, however often asked.
+fn is_refusal(err: &crate::error::Error) -> bool {
+    err.http_status().is_some_and(|status| {
+        ((400..500).contains(&status) && !matches!(status, 401 | 429)) || status == 501
+    })
+}
+
+/// What a list holds, for messages.
+fn list_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Build => "jobs",
+        Kind::Bridge => "trigger jobs",
+    }
+}
+
 /// Adds `entry` (if any) to what the round reads of pipeline `at`'s `kind` list.
 fn need<'f>(plan: &mut Vec<Planned<'f>>, at: &PipelineAt, kind: Kind, entry: Option<&'f Followed>) {
     let index = match plan.iter().position(|p| p.at == *at && p.kind == kind) {
@@ -201,39 +218,33 @@ impl Source for TreeSource<'_> {
 }
 
 impl TreeSource<'_> {
-    /// One list of a round: only its unfinished jobs, unless the round is `confirming`, this
-    /// GitLab refused `scope[]`, or a followed entry that is not settled is missing from them
-    /// (it ended, was retried and ended, or is gone: absence is never a verdict, so the whole
-    /// list is read to say which).
+    /// One list of a round. Its unfinished jobs, unless the round is `confirming` or this GitLab
+    /// does not take `scope[]`. A followed entry that is not settled and is missing from them
+    /// has ended, or was retried and ended, or is gone: absence is never a verdict, so the
+    /// finished jobs are read too (the two lists are the whole list, in fewer bytes than a read
+    /// of every page when many jobs run); only an entry missing from both makes the round read
+    /// the whole list. The two partial reads are listings, not snapshots: on a busy pipeline
+    /// they change between their pages as jobs end, and what they miss is read again.
     fn read(&mut self, planned: &Planned<'_>, confirming: bool) -> Result<(Statuses, Vec<Listed>)> {
         let context = self.context;
         let (at, kind) = (&planned.at, planned.kind);
-        let what = match kind {
-            Kind::Build => "jobs",
-            Kind::Bridge => "trigger jobs",
-        };
         if self.scoped && !confirming {
-            match context.list_of(at, kind, Statuses::Unfinished) {
-                Ok(listed) => {
-                    let missing = planned.followed.iter().find(|f| {
-                        !f.settled() && !listed.iter().any(|j| j.job.name == f.current.job.name)
-                    });
-                    let Some(missing) = missing else {
-                        return Ok((Statuses::Unfinished, listed));
-                    };
-                    if context.client.verbose() {
-                        say::line(&format!(
-                            "gljob: {} (#{}) is not among the unfinished {what} of pipeline {}; \
-                             reading them all",
-                            missing.current.job.name, missing.current.job.id, at.id
-                        ));
-                    }
-                }
-                Err(err) if err.http_status() == Some(400) => {
+            match self.read_partial(planned) {
+                Ok(Some(listed)) => return Ok((Statuses::Unfinished, listed)),
+                Ok(None) => {}
+                // A scoped read refused (a GitLab that does not take one of the statuses, or
+                // `scope[]` at all, or a proxy in front that refuses the query) where the whole
+                // list may still be read: the whole list answers this round and every later one,
+                // and says whether the refusal was the list's. A passing failure (429, 5xx, the
+                // network) fails the round as any read's would: asking for more then would only
+                // add to a struggling GitLab's load.
+                Err(err) if is_refusal(&err) => {
                     self.scoped = false;
                     say::line(&format!(
-                        "gljob: warning: GitLab refused to list only unfinished {what} ({}); \
-                         every round reads whole lists",
+                        "gljob: warning: GitLab refused to list only some statuses of pipeline \
+                         {}'s {} ({}); every round reads whole lists",
+                        at.id,
+                        list_name(kind),
                         err.message()
                     ));
                 }
@@ -241,6 +252,49 @@ impl TreeSource<'_> {
             }
         }
         Ok((Statuses::All, context.list_of(at, kind, Statuses::All)?))
+    }
+
+    /// The unfinished jobs of a planned list, and, when a followed entry that is not settled is
+    /// missing from them, the finished ones too; `None` when an entry is missing from both (the
+    /// whole list must say where it is).
+    fn read_partial(&self, planned: &Planned<'_>) -> Result<Option<Vec<Listed>>> {
+        let context = self.context;
+        let (at, kind) = (&planned.at, planned.kind);
+        let missing_from = |listed: &[Listed]| {
+            planned
+                .followed
+                .iter()
+                .find(|f| !f.settled() && !listed.iter().any(|j| j.job.name == f.current.job.name))
+                .map(|f| format!("{} (#{})", f.current.job.name, f.current.job.id))
+        };
+        let mut listed = context.list_of(at, kind, Statuses::Unfinished)?;
+        let Some(missing) = missing_from(&listed) else {
+            return Ok(Some(listed));
+        };
+        if context.client.verbose() {
+            say::line(&format!(
+                "gljob: {missing} is not among the unfinished {} of pipeline {}; reading the \
+                 finished ones",
+                list_name(kind),
+                at.id
+            ));
+        }
+        // After the unfinished ones: of a job seen in both (it ended between the two reads), the
+        // later read is the one a round keeps.
+        listed.extend(context.list_of(at, kind, Statuses::Finished)?);
+        match missing_from(&listed) {
+            None => Ok(Some(listed)),
+            Some(missing) => {
+                if context.client.verbose() {
+                    say::line(&format!(
+                        "gljob: {missing} is in neither; reading all {} of pipeline {}",
+                        list_name(kind),
+                        at.id
+                    ));
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// What replaces the jobs followed below the trigger job `old` led through, now that it was

@@ -137,6 +137,20 @@ pub fn serve_fault(
             drop(guard);
             respond(request, answer);
         }
+        Fault::EndOneBetweenPages { prefix } => {
+            let answer = real_answer(&mut guard, recorded);
+            let first = guard
+                .jobs
+                .iter()
+                .filter(|j| j.name.starts_with(&prefix) && j.status == "running" && !j.retried)
+                .map(|j| j.id)
+                .min();
+            if let Some(job) = first.and_then(|id| guard.job_mut(id)) {
+                job.status = "success".into();
+            }
+            drop(guard);
+            respond(request, answer);
+        }
         Fault::EchoToken { status } => {
             drop(guard);
             let token = recorded

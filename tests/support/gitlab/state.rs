@@ -228,6 +228,10 @@ pub enum Fault {
     /// On a list's page 1: served as usual, then the latest attempt of `name` is retried (its new
     /// attempt, with `status`, lands on page 1 already read; the old one leaves its later page).
     ShiftBetweenPages { name: String, status: &'static str },
+    /// On a list's page 1: served as usual, then the running job with the lowest id among those
+    /// named with `prefix` succeeds (a busy pipeline: the list of unfinished jobs shrinks between
+    /// its pages).
+    EndOneBetweenPages { prefix: String },
     /// `status` with a body that quotes the token the request carried, as a careless proxy or a
     /// debugging GitLab patch would.
     EchoToken { status: u16 },
@@ -271,6 +275,8 @@ pub struct Rule {
     pub path_contains: String,
     /// Only requests whose query has this key (`scope[]`).
     pub query_key: Option<&'static str>,
+    /// Only requests whose query has not this key (whole lists: no `scope[]`).
+    pub no_query_key: Option<&'static str>,
     pub skip: usize,
     pub times: usize,
     pub fault: Fault,
@@ -283,6 +289,7 @@ impl Rule {
             method,
             path_contains: path_contains.into(),
             query_key: None,
+            no_query_key: None,
             skip: 0,
             times: 1,
             fault,
@@ -309,6 +316,13 @@ impl Rule {
 
     pub fn forever(self) -> Rule {
         self.times(usize::MAX)
+    }
+
+    /// Strikes only requests whose query has not `key` (`without_query("scope[]")`: reads of a
+    /// whole list).
+    pub fn without_query(mut self, key: &'static str) -> Rule {
+        self.no_query_key = Some(key);
+        self
     }
 
     /// Strikes only requests whose query has `key`.
@@ -352,7 +366,14 @@ impl Rule {
             && self
                 .query_key
                 .is_none_or(|key| request.query.iter().any(|(k, _)| k == key))
-            && (on_page_1 || !matches!(self.fault, Fault::ShiftBetweenPages { .. }))
+            && self
+                .no_query_key
+                .is_none_or(|key| !request.query.iter().any(|(k, _)| k == key))
+            && (on_page_1
+                || !matches!(
+                    self.fault,
+                    Fault::ShiftBetweenPages { .. } | Fault::EndOneBetweenPages { .. }
+                ))
     }
 }
 

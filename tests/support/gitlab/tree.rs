@@ -404,6 +404,23 @@ impl GitLab {
             .count()
     }
 
+    /// Reads of the list's finished jobs only (`scope[]=` each final status, and no other),
+    /// counted by their first page.
+    pub fn finished_reads(&self, pipeline: u64, list: &str) -> usize {
+        let suffix = format!("/pipelines/{pipeline}/{list}");
+        self.requests_to("GET", &suffix)
+            .iter()
+            .filter(|r| r.query_values("page").first().is_none_or(|p| *p == "1"))
+            .filter(|r| {
+                let mut asked = r.query_values("scope[]");
+                asked.sort_unstable();
+                let mut finished: Vec<&str> = FINAL.to_vec();
+                finished.sort_unstable();
+                asked == finished
+            })
+            .count()
+    }
+
     /// Reads of the list's unfinished jobs only (`scope[]=` each status that is not final, and
     /// no other), counted by their first page.
     pub fn unfinished_reads(&self, pipeline: u64, list: &str) -> usize {
