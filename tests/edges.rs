@@ -450,3 +450,59 @@ fn an_api_root_without_api_v4_is_named_with_the_fix() {
             .never_says("not GitLab's API");
     }
 }
+
+/// A write that never reached GitLab (the TLS handshake failed: a certificate not trusted, the
+/// commonest first-run mistake) was not applied: exit 3, "safe to run again", not exit 4 and a
+/// request to look at the job first (found by a review).
+#[test]
+fn a_write_stopped_by_an_untrusted_certificate_was_not_applied() {
+    let pki = make_pki();
+    let tls = TlsGitLab::start(&pki);
+    let server = GitLab::start((18, 3));
+    server.add([Job::new(5, "deploy", "deploy", "running")]);
+    let root = format!("https://localhost:{}/api/v4", tls.port);
+    let mut env = runner_env(&server);
+    env.retain(|(name, _)| name != "CI_API_V4_URL");
+    env.push(("CI_API_V4_URL".into(), root));
+    env.push(("GITLAB_TOKEN".into(), API_TOKEN.into()));
+    let run = run_within(
+        &["cancel", "5", "--retries", "0"],
+        &env,
+        Stdout::Piped,
+        Duration::from_secs(20),
+    )
+    .expect("gljob exits");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("safe to run"), "{}", run.stderr);
+    assert!(
+        tls.requests.lock().unwrap().is_empty(),
+        "no request crossed"
+    );
+}
+
+/// A failure a longer `--timeout` would meet again (a certificate not trusted) ends with its own
+/// exit code (3) when the next try would come past `--timeout`, not with 124, which a gate's
+/// `allow_failure: exit_codes: [124]` takes for a mere timeout (found by a review). A pause
+/// GitLab asked for (429 with `Retry-After`) past `--timeout` is still 124
+/// (`regression::issue8::c4_*`).
+#[test]
+fn a_lasting_failure_is_not_taken_for_a_timeout() {
+    let pki = make_pki();
+    let tls = TlsGitLab::start(&pki);
+    let server = GitLab::start((18, 3));
+    server.add([Job::new(5, "deploy", "deploy", "running")]);
+    let root = format!("https://localhost:{}/api/v4", tls.port);
+    let mut env = runner_env(&server);
+    env.retain(|(name, _)| name != "CI_API_V4_URL");
+    env.push(("CI_API_V4_URL".into(), root));
+    let run = run_within(
+        &["wait", "deploy", "--timeout", "3s"],
+        &env,
+        Stdout::Piped,
+        Duration::from_secs(20),
+    )
+    .expect("gljob exits");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("past --timeout"), "{}", run.stderr);
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+}

@@ -61,6 +61,10 @@ impl Client {
                     ErrorKind::NoAnswer | ErrorKind::TimedOut => {
                         self.deadline.exceeded(&call.describe())
                     }
+                    // A read whose connection the deadline cut; a write's stays "never sent".
+                    ErrorKind::Unreachable if !call.route.writes() => {
+                        self.deadline.exceeded(&call.describe())
+                    }
                     _ => error,
                 });
             }
@@ -81,11 +85,19 @@ impl Client {
             if let Some(left) = self.deadline.remaining()
                 && delay >= left
             {
-                return Err(Error::timed_out(format!(
-                    "{}; the next try would be in {:.1}s, past --timeout",
-                    error.message(),
+                let when = format!(
+                    "the next try would be in {:.1}s, past --timeout",
                     delay.as_secs_f64()
-                )));
+                );
+                // GitLab asked for the pause (429, 503 with Retry-After): a longer --timeout
+                // would have seen it through, so the deadline is what ended it (124). A pause of
+                // our own backoff, after a failure that a longer --timeout would meet again (a
+                // name that does not resolve, a certificate not trusted), ends with that error:
+                // not 124, which a gate's `allow_failure: exit_codes: [124]` takes for a timeout.
+                return Err(match failed.retry_after {
+                    Some(_) => Error::timed_out(format!("{}; {when}", error.message())),
+                    None => error.hint(when),
+                });
             }
             (self.note)(&format!(
                 "gljob: {}; retrying in {:.1}s",
@@ -316,12 +328,39 @@ pub(super) fn parse_json(call: &Call, answer: &Answer) -> Result<Box<RawValue>> 
     })
 }
 
+/// Whether the request cannot have reached GitLab: the failure came before a connection to it
+/// carried a byte of the request (the name, the connection, the proxy's CONNECT, the TLS
+/// handshake). A write that failed so was not applied, and is safe to send again.
 fn is_never_sent(err: &ureq::Error) -> bool {
     match err {
-        ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::ConnectionRefused,
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+        ureq::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::ConnectionRefused
+                // std's words for a name the resolver could not look up (getaddrinfo's error
+                // has no ErrorKind of its own on stable Rust).
+                || io.to_string().starts_with("failed to lookup address information")
+                // rustls's handshake errors reach ureq through the TLS stream, as I/O errors.
+                || io
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .is_some_and(is_handshake_only)
+        }
+        ureq::Error::ConnectionFailed
+        | ureq::Error::HostNotFound
+        | ureq::Error::ConnectProxyFailed(_)
+        | ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => true,
+        ureq::Error::Rustls(tls) => is_handshake_only(tls),
         _ => false,
     }
+}
+
+/// rustls errors that only a handshake meets: no request was sent over the connection.
+fn is_handshake_only(err: &rustls::Error) -> bool {
+    matches!(
+        err,
+        rustls::Error::InvalidCertificate(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::PeerIncompatible(_)
+    )
 }
 
 fn describe_transport(err: &ureq::Error) -> String {
