@@ -40,6 +40,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         |name| std::env::var(name).ok(),
         &secret_flags(&args),
     ));
+    let junit = junit_flag(&args);
     let code = match cli::parse(args) {
         Ok(Parsed::Help(text)) => {
             use std::io::Write as _;
@@ -62,19 +63,56 @@ pub fn run(args: Vec<OsString>) -> i32 {
                 Ok(code) => code,
                 Err(err) => {
                     say::line(&format!("gljob {command}: {err}"));
+                    usage_report(junit.as_deref(), &format!("gljob {command}"), &err);
                     err.exit_code()
                 }
             }
         }
         Err(cli::CliError { command, error }) => {
-            match command {
-                Some(command) => say::line(&format!("gljob {}: {error}", command.name())),
-                None => say::line(&format!("gljob: {error}")),
-            }
+            let suite = match command {
+                Some(command) => format!("gljob {}", command.name()),
+                None => "gljob".to_string(),
+            };
+            say::line(&format!("{suite}: {error}"));
+            usage_report(junit.as_deref(), &suite, &error);
             error.exit_code()
         }
     };
     code.code()
+}
+
+/// `--junit FILE` as the command line gives it (`--junit FILE` or `--junit=FILE`), read before
+/// the arguments are parsed: a run stopped by a usage error still leaves its report.
+fn junit_flag(args: &[OsString]) -> Option<std::path::PathBuf> {
+    let mut found = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let text = arg.to_string_lossy();
+        if text == "--" {
+            break;
+        }
+        if text == "--junit" {
+            found = args.next().map(std::path::PathBuf::from);
+        } else if let Some(value) = text.strip_prefix("--junit=") {
+            found = Some(std::path::PathBuf::from(value));
+        }
+    }
+    found.filter(|path| !path.as_os_str().is_empty())
+}
+
+/// A usage error (exit 2) writes the report in error, whatever the command had got to: a green
+/// report left at that path by an earlier run must not stand for this one (the report is green
+/// exactly when gljob exits 0). Other errors are the commands' to report, with what they knew.
+fn usage_report(path: Option<&std::path::Path>, suite: &str, err: &error::Error) {
+    let Some(path) = path else {
+        return;
+    };
+    if err.exit_code() != ExitCode::Usage || junit::check_path(path).is_err() {
+        return;
+    }
+    if let Err(write) = junit::write(path, &junit::render(suite, &[], &Err(err.clone()))) {
+        say::line(&format!("gljob: warning: {}", write.message()));
+    }
 }
 
 /// The values of `--token` and `--api-url` (either `--flag VALUE` or `--flag=VALUE`), read before

@@ -418,3 +418,39 @@ fn a_trigger_job_naming_any_pipeline_on_the_way_up_is_refused() {
         "nothing canceled"
     );
 }
+
+/// A green report left at the path by an earlier gate line, then a usage error (exit 2, nothing
+/// sent): the report is rewritten in error, not left green for a job that fails (found by a
+/// review: two gate lines sharing one report path showed green in the merge request).
+#[test]
+fn a_usage_error_leaves_no_green_report_behind() {
+    let server = GitLab::start(GITLAB_18);
+    server.add([Job::new(1, "ok", "test", "success")]);
+    let path = temp_path("usage");
+    let report = path.to_str().expect("a UTF-8 path");
+    gljob(&server, &["check", "ok", "--junit", report], &[]).expect(0);
+    assert!(parse(&path).unwrap().green(), "green after the check");
+    let usage_errors: [&[&str]; 5] = [
+        &["wait", "ok", "--timeout", "banana"],
+        &["wait", "500"],
+        &["check", "ok", "--status", "nope"],
+        &["wait", "ok", "--interval", "0s"],
+        &["retry", "ok", "--wait"],
+    ];
+    for args in usage_errors {
+        gljob(&server, &["check", "ok", "--junit", report], &[]).expect(0);
+        let before = server.requests().len();
+        let mut args = args.to_vec();
+        args.extend(["--junit", report]);
+        let run = gljob(&server, &args, &[]);
+        run.expect(2);
+        assert_eq!(server.requests().len(), before, "{args:?}: nothing sent");
+        let after = parse(&path).unwrap_or_else(|why| panic!("{args:?}: {why}"));
+        assert!(
+            !after.green(),
+            "{args:?}: the report is not green\n{}",
+            after.text
+        );
+    }
+    let _ = std::fs::remove_dir_all(path.parent().expect("a directory"));
+}
