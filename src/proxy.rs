@@ -84,6 +84,19 @@ impl ProxyUrl {
         if host_port.is_empty() {
             return Err(Error::usage(format!("{variable} has no proxy host")));
         }
+        // A port past 65535 (or not a number) is a typo to say now, not a connection to fail.
+        let port = match host_port.ends_with(']') {
+            // `[::1]`: an IPv6 address without a port.
+            true => None,
+            false => host_port.rsplit_once(':').map(|(_, port)| port),
+        };
+        if let Some(port) = port
+            && !port.parse::<u16>().is_ok_and(|port| port > 0)
+        {
+            return Err(Error::usage(format!(
+                "{variable} names the port '{port}', which is not a TCP port (1 to 65535)"
+            )));
+        }
         let credentials = match userinfo.map(|u| u.split_once(':').unwrap_or((u, ""))) {
             // Encoded once, as a URL needs them; already-encoded ones (`%40`) are decoded first so
             // they are not encoded twice.
@@ -389,5 +402,36 @@ mod tests {
         .err()
         .unwrap();
         assert!(err.message().contains("HTTPS_PROXY"));
+    }
+
+    #[test]
+    fn a_port_that_is_no_tcp_port_is_a_usage_error() {
+        let root = ApiRoot::parse("http://h/api/v4").unwrap();
+        for bad in [
+            "http://127.0.0.1:99999",
+            "http://p:0",
+            "http://p:x8",
+            "http://[::1]:70000",
+        ] {
+            let err = choose(&root, |n| (n == "HTTP_PROXY").then(|| bad.to_string()))
+                .err()
+                .unwrap_or_else(|| panic!("{bad} taken"));
+            assert!(
+                err.message().contains("not a TCP port"),
+                "{bad}: {}",
+                err.message()
+            );
+        }
+        for good in [
+            "http://p:3128",
+            "http://[::1]:8080",
+            "http://[::1]",
+            "http://u:p@p",
+        ] {
+            assert!(
+                choose(&root, |n| (n == "HTTP_PROXY").then(|| good.to_string())).is_ok(),
+                "{good}"
+            );
+        }
     }
 }

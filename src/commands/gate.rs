@@ -83,14 +83,20 @@ pub fn follow(
             Outcome::Passed => ExitCode::Done,
             Outcome::NotPassed => ExitCode::NotPassed,
             Outcome::TimedOut => {
-                say::line(&format!(
-                    "gljob: timed out after {} with {} job(s) not final",
-                    crate::duration::human(deadline.started().elapsed().as_secs_f64()),
-                    followed
-                        .iter()
-                        .filter(|f| !f.current.job.status.is_final() || f.newer_than.is_some())
-                        .count()
-                ));
+                let waiting = followed
+                    .iter()
+                    .filter(|f| !f.current.job.status.is_final() || f.newer_than.is_some())
+                    .count();
+                let after = crate::duration::human(deadline.started().elapsed().as_secs_f64());
+                say::line(&if waiting == 0 {
+                    // Every job had ended; the read that confirms a verdict had not answered.
+                    format!(
+                        "gljob: timed out after {after} before the read that confirms the \
+                         verdict; raise --timeout, or look at GitLab's answers with --verbose"
+                    )
+                } else {
+                    format!("gljob: timed out after {after} with {waiting} job(s) not final")
+                });
                 ExitCode::TimedOut
             }
         })
