@@ -11,17 +11,15 @@ use std::collections::{HashMap, HashSet};
 
 /// `scope[]=` for each status `statuses` asks for.
 fn scope_query(statuses: Statuses) -> Vec<(&'static str, String)> {
-    match statuses {
-        Statuses::All => Vec::new(),
-        Statuses::Unfinished => Status::UNFINISHED
-            .iter()
-            .map(|status| ("scope[]", status.to_string()))
-            .collect(),
-        Statuses::Finished => Status::FINISHED
-            .iter()
-            .map(|status| ("scope[]", status.to_string()))
-            .collect(),
-    }
+    let asked: &[&str] = match statuses {
+        Statuses::All => &[],
+        Statuses::Unfinished => &Status::UNFINISHED,
+        Statuses::Finished => &Status::FINISHED,
+    };
+    asked
+        .iter()
+        .map(|status| ("scope[]", status.to_string()))
+        .collect()
 }
 
 /// Which route lists trigger jobs on this GitLab, once known.

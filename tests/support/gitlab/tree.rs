@@ -387,60 +387,48 @@ impl GitLab {
 
     /// Page-1 reads of `GET …/pipelines/{pipeline}/{list}` (`jobs`, `bridges`, `trigger_jobs`).
     pub fn list_reads(&self, pipeline: u64, list: &str) -> usize {
-        let suffix = format!("/pipelines/{pipeline}/{list}");
-        self.requests_to("GET", &suffix)
-            .iter()
-            .filter(|r| r.query_values("page").first().is_none_or(|p| *p == "1"))
-            .count()
+        self.reads_asking(pipeline, list, |_| true)
     }
 
     /// Reads of the whole list (no `scope`), counted by their first page.
     pub fn full_reads(&self, pipeline: u64, list: &str) -> usize {
-        let suffix = format!("/pipelines/{pipeline}/{list}");
-        self.requests_to("GET", &suffix)
-            .iter()
-            .filter(|r| r.query_values("page").first().is_none_or(|p| *p == "1"))
-            .filter(|r| r.query_values("scope[]").is_empty())
-            .count()
+        self.reads_asking(pipeline, list, |asked| asked.is_empty())
     }
 
     /// Reads of the list's finished jobs only (`scope[]=` each final status, and no other),
     /// counted by their first page.
     pub fn finished_reads(&self, pipeline: u64, list: &str) -> usize {
-        let suffix = format!("/pipelines/{pipeline}/{list}");
-        self.requests_to("GET", &suffix)
-            .iter()
-            .filter(|r| r.query_values("page").first().is_none_or(|p| *p == "1"))
-            .filter(|r| {
-                let mut asked = r.query_values("scope[]");
-                asked.sort_unstable();
-                let mut finished: Vec<&str> = FINAL.to_vec();
-                finished.sort_unstable();
-                asked == finished
-            })
-            .count()
+        self.reads_asking(pipeline, list, |asked| same_statuses(asked, FINAL.iter()))
     }
 
     /// Reads of the list's unfinished jobs only (`scope[]=` each status that is not final, and
     /// no other), counted by their first page.
     pub fn unfinished_reads(&self, pipeline: u64, list: &str) -> usize {
+        let unfinished = STATUSES.iter().filter(|s| !FINAL.contains(s));
+        self.reads_asking(pipeline, list, |asked| {
+            same_statuses(asked, unfinished.clone())
+        })
+    }
+
+    /// Reads of `pipeline`'s `list` whose `scope[]` values pass `asked`, counted by their first
+    /// page.
+    fn reads_asking(&self, pipeline: u64, list: &str, asked: impl Fn(&[&str]) -> bool) -> usize {
         let suffix = format!("/pipelines/{pipeline}/{list}");
         self.requests_to("GET", &suffix)
             .iter()
             .filter(|r| r.query_values("page").first().is_none_or(|p| *p == "1"))
-            .filter(|r| {
-                let mut asked = r.query_values("scope[]");
-                asked.sort_unstable();
-                let mut unfinished: Vec<&str> = STATUSES
-                    .iter()
-                    .copied()
-                    .filter(|s| !FINAL.contains(s))
-                    .collect();
-                unfinished.sort_unstable();
-                asked == unfinished
-            })
+            .filter(|r| asked(&r.query_values("scope[]")))
             .count()
     }
+}
+
+/// Whether the `scope[]` values asked are `statuses`, whatever their order.
+fn same_statuses<'s>(asked: &[&str], statuses: impl Iterator<Item = &'s &'s str>) -> bool {
+    let mut asked = asked.to_vec();
+    asked.sort_unstable();
+    let mut statuses: Vec<&str> = statuses.copied().collect();
+    statuses.sort_unstable();
+    asked == statuses
 }
 
 /// The answer of GitLab's catch-all route (a route this GitLab does not have).
