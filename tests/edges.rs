@@ -451,19 +451,27 @@ fn an_api_root_without_api_v4_is_named_with_the_fix() {
     }
 }
 
+/// A runner's environment whose API root is an HTTPS server with a CA nobody gave gljob (job 5,
+/// `deploy`, is its pipeline's), and that server, which records any request that got through.
+fn behind_an_untrusted_certificate() -> (TlsGitLab, Vec<(String, String)>) {
+    let tls = TlsGitLab::start(&make_pki());
+    let server = GitLab::start((18, 3));
+    server.add([Job::new(5, "deploy", "deploy", "running")]);
+    let mut env = runner_env(&server);
+    env.retain(|(name, _)| name != "CI_API_V4_URL");
+    env.push((
+        "CI_API_V4_URL".into(),
+        format!("https://localhost:{}/api/v4", tls.port),
+    ));
+    (tls, env)
+}
+
 /// A write that never reached GitLab (the TLS handshake failed: a certificate not trusted, the
 /// commonest first-run mistake) was not applied: exit 3, "safe to run again", not exit 4 and a
 /// request to look at the job first (found by a review).
 #[test]
 fn a_write_stopped_by_an_untrusted_certificate_was_not_applied() {
-    let pki = make_pki();
-    let tls = TlsGitLab::start(&pki);
-    let server = GitLab::start((18, 3));
-    server.add([Job::new(5, "deploy", "deploy", "running")]);
-    let root = format!("https://localhost:{}/api/v4", tls.port);
-    let mut env = runner_env(&server);
-    env.retain(|(name, _)| name != "CI_API_V4_URL");
-    env.push(("CI_API_V4_URL".into(), root));
+    let (tls, mut env) = behind_an_untrusted_certificate();
     env.push(("GITLAB_TOKEN".into(), API_TOKEN.into()));
     let run = run_within(
         &["cancel", "5", "--retries", "0"],
@@ -487,14 +495,7 @@ fn a_write_stopped_by_an_untrusted_certificate_was_not_applied() {
 /// (`regression::issue8::c4_*`).
 #[test]
 fn a_lasting_failure_is_not_taken_for_a_timeout() {
-    let pki = make_pki();
-    let tls = TlsGitLab::start(&pki);
-    let server = GitLab::start((18, 3));
-    server.add([Job::new(5, "deploy", "deploy", "running")]);
-    let root = format!("https://localhost:{}/api/v4", tls.port);
-    let mut env = runner_env(&server);
-    env.retain(|(name, _)| name != "CI_API_V4_URL");
-    env.push(("CI_API_V4_URL".into(), root));
+    let (_tls, env) = behind_an_untrusted_certificate();
     let run = run_within(
         &["wait", "deploy", "--timeout", "3s"],
         &env,
