@@ -11,7 +11,6 @@ use std::io::{Read, Write};
 use std::time::Instant;
 use ureq::Body;
 use ureq::http::Response;
-use ureq::tls::TlsConfig;
 
 /// The most a download may bring: an answer that goes on past it is not an artifact of any
 /// GitLab (whose instance limit on artifacts is far lower), and must not fill the disk.
@@ -174,13 +173,7 @@ impl Client {
             .max_redirects(0)
             .proxy(proxy);
         if target.uses_tls() {
-            request = request.tls_config(
-                TlsConfig::builder()
-                    .root_certs(tls::trusted_roots(&self.extra_cas).map_err(Failed::from)?)
-                    // As for every connection: gljob's own provider (ureq has no fallback).
-                    .unversioned_rustls_crypto_provider(tls::provider())
-                    .build(),
-            );
+            request = request.tls_config(tls::config(&self.extra_cas).map_err(Failed::from)?);
         }
         let started = Instant::now();
         let result = request.build().call();

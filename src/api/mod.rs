@@ -24,7 +24,6 @@ use serde_json::value::RawValue;
 use std::time::Duration;
 use transport::{Failed, parse_json, read_answer};
 use ureq::Body;
-use ureq::tls::TlsConfig;
 
 /// Lists are at most 100 jobs a page; a body past this is not a jobs page.
 pub(crate) const MAX_JSON_BODY: u64 = 64 * 1024 * 1024;
@@ -97,12 +96,7 @@ impl Client {
         } else {
             &[]
         };
-        builder = builder.tls_config(
-            TlsConfig::builder()
-                .root_certs(tls::trusted_roots(extra_cas)?)
-                .unversioned_rustls_crypto_provider(tls::provider())
-                .build(),
-        );
+        builder = builder.tls_config(tls::config(extra_cas)?);
         let proxy = match &config.proxy {
             Some(url) => Some(ureq::Proxy::new(url.as_str()).map_err(|_| {
                 Error::usage(format!("the proxy {} is not a usable URL", url.shown()))

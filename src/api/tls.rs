@@ -11,8 +11,18 @@ use rustls::crypto::{
 use rustls::pki_types::PrivateKeyDer;
 use rustls::sign::SigningKey;
 use std::sync::Arc;
-use ureq::tls::{Certificate, PemItem, RootCerts};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use webpki::ring as algs;
+
+/// The TLS configuration of every connection gljob makes: Mozilla's roots plus the `extra_cas`,
+/// through [`provider`]. ureq has no provider of its own to fall back on (see Cargo.toml): a
+/// configuration made any other way would panic at its first handshake.
+pub fn config(extra_cas: &[CaBundle]) -> Result<TlsConfig> {
+    Ok(TlsConfig::builder()
+        .root_certs(trusted_roots(extra_cas)?)
+        .unversioned_rustls_crypto_provider(provider())
+        .build())
+}
 
 /// rustls's *ring* provider, cut to what a client of GitLab uses:
 /// - AES-GCM cipher suites only, for TLS 1.3 and 1.2: every TLS server offers them (GitLab's
@@ -26,7 +36,7 @@ use webpki::ring as algs;
 ///
 /// Calling `default_provider` would link every cipher suite and the signing code, which is also
 /// why ureq's `_ring` feature (its fallback to that provider) is not enabled (see Cargo.toml).
-pub fn provider() -> Arc<CryptoProvider> {
+fn provider() -> Arc<CryptoProvider> {
     Arc::new(CryptoProvider {
         cipher_suites: vec![
             suite::TLS13_AES_256_GCM_SHA384,
@@ -129,7 +139,7 @@ impl KeyProvider for NoClientKey {
 
 /// Mozilla's roots plus every certificate of the given PEM bundles. This is the only root store:
 /// ureq's own bundled copy is not linked (see Cargo.toml), so every https:// root needs it.
-pub fn trusted_roots(bundles: &[CaBundle]) -> Result<RootCerts> {
+fn trusted_roots(bundles: &[CaBundle]) -> Result<RootCerts> {
     let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
         .map(|der| Certificate::from_der(der.as_ref()))
